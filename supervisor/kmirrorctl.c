@@ -1,0 +1,181 @@
+/*
+ * kmirrorctl: the operator's command line. Talks to kmirrord's control
+ * socket: one request line, one JSON reply.
+ * Exit codes: 0 done, 1 the daemon refused or the command failed,
+ * 64 usage error, 69 daemon unreachable.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#include "config.h"
+
+#define EX_FAIL        1
+#define EX_USAGE       64
+#define EX_UNAVAILABLE 69
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: kmirrorctl [-s socket | -c kmirrord.conf] [--json] command\n"
+	    "commands:\n"
+	    "  status        flows and workers: state, pid, uptime, restarts, errors\n"
+	    "  reload        reload the configuration (like SIGHUP)\n"
+	    "  ping          check that the daemon answers\n");
+	exit(EX_USAGE);
+}
+
+/* Send one request and read the whole reply; NULL if unreachable. */
+static char *
+ctl_request(const char *path, const char *req)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { 30, 0 };
+	size_t len = 0, cap = 65536;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return NULL;
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return NULL;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr, "kmirrorctl: cannot reach kmirrord at %s: %s\n", path,
+		    strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1) {
+		close(fd);
+		return NULL;
+	}
+	buf = malloc(cap);
+	while (buf && (n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 4096)
+			buf = realloc(buf, cap *= 2);
+	}
+	close(fd);
+	if (buf == NULL || len == 0) {
+		fprintf(stderr, "kmirrorctl: kmirrord at %s closed the connection\n", path);
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static void
+print_status_table(json_t *root)
+{
+	json_t *flows = json_object_get(root, "flows"), *f, *wk;
+	size_t i, j;
+
+	printf("kmirrord pid %lld, up %lld s, config %s%s\n",
+	    (long long)json_integer_value(json_object_get(root, "pid")),
+	    (long long)json_integer_value(json_object_get(root, "uptime_s")),
+	    jstr(root, "config"),
+	    json_is_true(json_object_get(root, "draining")) ? " (draining)" : "");
+	printf("%-20s %-11s %3s %-9s %8s %8s %8s  %s\n", "FLOW", "ROLE", "#", "STATE",
+	    "PID", "UPTIME", "RESTARTS", "LAST EXIT / ERROR");
+	json_array_foreach(flows, i, f) {
+		json_array_foreach(json_object_get(f, "workers"), j, wk) {
+			json_t *pid = json_object_get(wk, "pid");
+			char pids[32] = "-", detail[1024];
+			if (json_is_integer(pid))
+				snprintf(pids, sizeof(pids), "%lld", (long long)json_integer_value(pid));
+			snprintf(detail, sizeof(detail), "%s%s%s", jstr(wk, "last_exit"),
+			    *jstr(wk, "last_exit") && *jstr(wk, "last_error") ? "; " : "",
+			    jstr(wk, "last_error"));
+			printf("%-20s %-11s %3lld %-9s %8s %7llds %8lld  %s\n", jstr(f, "name"),
+			    jstr(wk, "role"), (long long)json_integer_value(json_object_get(wk, "index")),
+			    jstr(wk, "state"), pids,
+			    (long long)json_integer_value(json_object_get(wk, "uptime_s")),
+			    (long long)json_integer_value(json_object_get(wk, "restarts")), detail);
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sock = "/run/kmirrord.sock", *conf = NULL;
+	int json = 0, ai = 1, rc = 0;
+	char req[1024] = "", *reply;
+	json_t *root;
+	json_error_t jerr;
+
+	for (; ai < argc && argv[ai][0] == '-'; ai++) {
+		if (strcmp(argv[ai], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[ai], "-s") == 0 && ai + 1 < argc)
+			sock = argv[++ai];
+		else if (strcmp(argv[ai], "-c") == 0 && ai + 1 < argc)
+			conf = argv[++ai];
+		else
+			usage();
+	}
+	if (ai >= argc)
+		usage();
+	for (int k = ai; k < argc; k++) {
+		if (strcmp(argv[k], "--json") == 0) {
+			json = 1;
+			continue;
+		}
+		snprintf(req + strlen(req), sizeof(req) - strlen(req), "%s%s",
+		    req[0] ? " " : "", argv[k]);
+	}
+	if (strcmp(argv[ai], "status") != 0 && strcmp(argv[ai], "reload") != 0 &&
+	    strcmp(argv[ai], "ping") != 0) {
+		fprintf(stderr, "kmirrorctl: unknown command \"%s\"\n", argv[ai]);
+		usage();
+	}
+	if (conf) {
+		struct km_config cfg;
+		char err[8192];
+		if (config_load(conf, &cfg, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s\n", err);
+			return EX_USAGE;
+		}
+		sock = strdup(cfg.control_socket);
+		config_free(&cfg);
+	}
+	if ((reply = ctl_request(sock, req)) == NULL)
+		return EX_UNAVAILABLE;
+	root = json_loads(reply, 0, &jerr);
+	if (root == NULL) {
+		fprintf(stderr, "kmirrorctl: bad reply from kmirrord: %s\n", jerr.text);
+		free(reply);
+		return EX_FAIL;
+	}
+	json_t *ok = json_object_get(root, "ok");
+	if (ok && !json_is_true(ok)) {
+		fprintf(stderr, "kmirrorctl: %s failed: %s\n", argv[ai], jstr(root, "error"));
+		rc = EX_FAIL;
+	}
+	if (json)
+		printf("%s", reply);
+	else if (strcmp(argv[ai], "status") == 0)
+		print_status_table(root);
+	else if (rc == 0)
+		printf("%s: ok\n", argv[ai]);
+	json_decref(root);
+	free(reply);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/*
+ * kafka.h: librdkafka glue for workers. A kclient is one librdkafka handle
+ * whose events (logs, errors, delivery reports, admin results) arrive on one
+ * queue wired into the worker's libevent loop, so every callback runs on the
+ * worker's own thread.
+ */
+#ifndef KM_KAFKA_H
+#define KM_KAFKA_H
+#include <librdkafka/rdkafka.h>
+#include "flowconf.h"
+
+struct worker;
+struct kclient;
+
+typedef void kclient_event_cb(struct kclient *kc, rd_kafka_event_t *ev, void *arg);
+typedef void kclient_rf_cb(struct kclient *kc, int rf, const char *err, void *arg);
+
+struct kclient *kclient_new(struct worker *w, rd_kafka_type_t type,
+        const struct km_cluster *c, enum km_scope scope, const char *purpose,
+        const char *const *extra, kclient_event_cb *cb, void *arg);
+rd_kafka_t       *kclient_rk(struct kclient *kc);
+rd_kafka_queue_t *kclient_queue(struct kclient *kc);
+const char       *kclient_cluster(struct kclient *kc);
+void kclient_serve(struct kclient *kc);
+void kclient_destroy(struct kclient *kc);
+void kclient_resolve_rf(struct kclient *kc, int wanted, kclient_rf_cb *cb,
+         void *arg);
+typedef void kclient_ready_cb(struct kclient *kc, void *arg);
+void kclient_when_connected(struct kclient *kc, kclient_ready_cb *cb, void *arg);
+int  kclient_create_compacted(struct kclient *kc, const char *topic, int rf,
+         void *opaque);
+int  kclient_topic_result(rd_kafka_event_t *ev, const char *topic, char *err,
+         size_t errlen);
+
+#endif
