@@ -16,7 +16,9 @@ Start times are printed in the terminal summary.
 """
 
 import os
+import re
 import shutil
+import signal
 import sys
 
 import pytest
@@ -49,6 +51,30 @@ def pytest_addoption(parser):
                           "(default %(default)s)")
 
 
+def pytest_configure(config):
+    # A CI timeout sends SIGTERM: turn it into an interrupt so that session
+    # fixtures still stop the brokers (they run in their own sessions and
+    # would otherwise outlive pytest).
+    def on_term(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt("SIGTERM")
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def _reap_orphans():
+    """Kill brokers left by an earlier pytest that died without teardown
+    (SIGKILL): they run from /tmp/kmirror-test-<pid> of a pid now gone."""
+    for pid in kmtestbed.pids_using("/tmp/kmirror-test-"):
+        m = None
+        for arg in kmtestbed.cmdline(pid):
+            m = m or re.search(rb"/tmp/kmirror-test-(\d+)/", arg)
+        if m and int(m.group(1)) != os.getpid() and not kmtestbed.pid_alive(int(m.group(1))):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 # ---------------------------------------------------------------- test bed
 
 
@@ -62,6 +88,7 @@ def run_dir():
     d = os.environ.get("KMIRROR_TEST_DIR")
     _run_dir_state["auto"] = not d
     d = os.path.abspath(d or "/tmp/kmirror-test-%d" % os.getpid())
+    _reap_orphans()
     os.makedirs(d, exist_ok=True)
     _run_dir_state["dir"] = d
     return d
@@ -149,3 +176,23 @@ def pytest_sessionfinish(session, exitstatus):
     if d and _run_dir_state.get("auto") and exitstatus == 0 \
             and not os.environ.get("KMIRROR_TEST_KEEP"):
         shutil.rmtree(d, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- kmirrord runs
+
+
+@pytest.fixture
+def kmirrord(run_dir, request):
+    """Factory: kmirrord(name, config_text, env=None) -> kmd.Kmirrord (not
+    started). Every instance is stopped, and its processes killed, when the
+    test ends."""
+    import kmd
+    made = []
+
+    def make(name, text, env=None):
+        k = kmd.Kmirrord(run_dir, name, text, env=env)
+        made.append(k)
+        return k
+    yield make
+    for k in made:
+        k.kill()
