@@ -106,6 +106,18 @@ def _new_cluster(name, port, version, run_dir):
                              jvm_opts=kmtestbed.QUICK_START_OPTS)
 
 
+def _start(clusters):
+    """Start clusters in parallel; return the wall time."""
+    try:
+        return kmtestbed.start_parallel(clusters, timeout=CLUSTER_START_TIMEOUT)
+    except kmtestbed.TestbedError as e:
+        if "already in use" in str(e):
+            raise kmtestbed.TestbedError(
+                "%s\n(another pytest run using the same ports? set "
+                "KMIRROR_TEST_PORT_OFFSET=1000, say, for one of them)" % e) from e
+        raise
+
+
 def _stop_all(clusters):
     errors = []
     for c in clusters:
@@ -122,7 +134,7 @@ def _clusters_ab(run_dir, pki, kafka_version):
     a = _new_cluster("a", CLUSTER_A_PORT, kafka_version, run_dir)
     b = _new_cluster("b", CLUSTER_B_PORT, kafka_version, run_dir)
     try:
-        wall = kmtestbed.start_parallel([a, b], timeout=CLUSTER_START_TIMEOUT)
+        wall = _start([a, b])
         _start_times.append(("clusters a+b (Kafka %s) in parallel" % kafka_version, wall))
         _start_times.append(("  cluster a", a.start_seconds))
         _start_times.append(("  cluster b", b.start_seconds))
@@ -145,7 +157,7 @@ def cluster_b(_clusters_ab):
 def cluster_43(run_dir, pki):
     c = _new_cluster("k43", CLUSTER_43_PORT, COMPAT_VERSION, run_dir)
     try:
-        c.start(timeout=CLUSTER_START_TIMEOUT)
+        _start([c])
         _start_times.append(("cluster k43 (Kafka %s)" % COMPAT_VERSION, c.start_seconds))
         yield c
     finally:

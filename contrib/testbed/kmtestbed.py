@@ -340,7 +340,7 @@ def pki_path(name):
 # ---------------------------------------------------------------- processes
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
     """True if pid exists and is not a zombie."""
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -350,7 +350,7 @@ def _pid_alive(pid):
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _cmdline(pid):
+def cmdline(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             return f.read().split(b"\0")
@@ -364,7 +364,7 @@ def pids_using(path):
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit() and int(entry) != os.getpid():
-            if any(needle in a for a in _cmdline(int(entry))) and _pid_alive(int(entry)):
+            if any(needle in a for a in cmdline(int(entry))) and pid_alive(int(entry)):
                 found.append(int(entry))
     return found
 
@@ -513,7 +513,7 @@ class Cluster:
         return self.base_port + PORT_OFFSET[listener.upper()]
 
     def bootstrap(self, listener="PLAINTEXT"):
-        """"127.0.0.1:port" of PLAINTEXT, SASL_SSL or SSL."""
+        """The address "127.0.0.1:port" of PLAINTEXT, SASL_SSL or SSL."""
         listener = listener.upper()
         if listener not in ("PLAINTEXT", "SASL_SSL", "SSL"):
             raise ValueError("no client listener %r" % listener)
@@ -653,7 +653,7 @@ class Cluster:
     # ------------------------------------------------------------ lifecycle
 
     def running(self):
-        return self.pid is not None and _pid_alive(self.pid)
+        return self.pid is not None and pid_alive(self.pid)
 
     def start(self, timeout=60, detach=False):
         """Format storage and start the broker; return when a metadata
@@ -729,7 +729,7 @@ class Cluster:
                                    % (self.name, last, self.log_file, _tail(self.log_file)))
             try:
                 md = admin.list_topics(timeout=max(0.2, min(2.0, left)))
-                if 1 in md.brokers and md.controller_id in (1, -1):
+                if 1 in md.brokers:
                     return
                 last = "brokers %s" % list(md.brokers)
             except Exception as e:  # KafkaException: not yet
@@ -766,9 +766,9 @@ class Cluster:
     def _signal_group(self, sig):
         # Only signal a pid that is still ours: its command line names our
         # server.properties (guards against pid reuse).
-        if self.pid is None or not _pid_alive(self.pid):
+        if self.pid is None or not pid_alive(self.pid):
             return
-        if not any(os.fsencode(self.properties) in a for a in _cmdline(self.pid)):
+        if not any(os.fsencode(self.properties) in a for a in cmdline(self.pid)):
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, sig)   # start_new_session: pgid == pid
@@ -779,7 +779,7 @@ class Cluster:
             if self.proc is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.proc.wait(timeout=0.1)
-            if self.pid is None or not _pid_alive(self.pid):
+            if self.pid is None or not pid_alive(self.pid):
                 return True
             time.sleep(0.05)
         return False
@@ -811,7 +811,7 @@ class Cluster:
         with _OWNED_LOCK:
             _OWNED.discard(self)
         left = pids_using(self.properties)
-        if self.pid is not None and _pid_alive(self.pid):
+        if self.pid is not None and pid_alive(self.pid):
             left.append(self.pid)
         if left:
             raise TestbedError("cluster %s: processes %s survived stop"
