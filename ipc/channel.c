@@ -155,16 +155,20 @@ int
 ipc_channel_flush_sync(struct ipc_channel *ch, int timeout_ms)
 {
 	struct evbuffer *out = bufferevent_get_output(ch->bev);
-	int fd = bufferevent_getfd(ch->bev);
+	int fd = bufferevent_getfd(ch->bev), rc = 0, rounds = 0;
 
-	while (evbuffer_get_length(out) > 0) {
+	/* the bufferevent freezes the start of its output buffer; we are
+	 * taking over the writing for the last time */
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0 && rc == 0) {
 		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		if (poll(&pfd, 1, timeout_ms) <= 0)
-			return -1;
-		if (evbuffer_write(out, fd) < 0 && errno != EAGAIN && errno != EINTR)
-			return -1;
+		if (++rounds > 1000 || poll(&pfd, 1, timeout_ms) <= 0)
+			rc = -1;
+		else if (evbuffer_write(out, fd) < 0 && errno != EAGAIN && errno != EINTR)
+			rc = -1;
 	}
-	return 0;
+	evbuffer_freeze(out, 1);
+	return rc;
 }
 
 /* A worker learns its flow id and generation from the supervisor's first

@@ -109,6 +109,9 @@ proc_spawn(struct slot *sl)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		/* drain when the supervisor dies, whatever killed it */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* own process group: a terminal's ^C or a group kill reaches the
+		 * supervisor alone, which then drains the workers in order */
+		setpgid(0, 0);
 		if (getppid() == 1)
 			_exit(1);
 		if (dup2(sv[1], 3) == -1)
@@ -318,7 +321,7 @@ proc_exited(struct slot *sl, int status)
 	sl->pid = 0;
 	kvl_free(&sl->status);
 
-	if (sl->state == SLOT_STOPPING) {
+	if (sl->state == SLOT_STOPPING || s->draining) {
 		log_info("%s worker %d of flow %s stopped (%s)", sup_role_names[sl->role],
 		    sl->index, sl->flow->name, sl->last_exit);
 		sl->state = SLOT_STOPPED;

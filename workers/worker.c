@@ -112,7 +112,11 @@ worker_fatal(struct worker *w, int code, const char *fmt, ...)
 	}
 	if (b)
 		evbuffer_free(b);
-	worker_exit(w, code);
+	/* no orderly teardown: we may be inside a librdkafka event of the very
+	 * handle that failed, and destroying it there would wait forever */
+	if (w->ch)
+		ipc_channel_flush_sync(w->ch, 1000);
+	_exit(code);
 }
 
 static void
