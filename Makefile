@@ -23,6 +23,8 @@ CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=
 LDFLAGS += -fsanitize=$(SANITIZE)
 BUILD   := build-san
 endif
+# Sanitizer reports go to the daemon's log, which the tests check.
+SAN_ENV := $(if $(SANITIZE),ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1,)
 ALL_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -MMD -MP
 
 IPC_SRCS := $(wildcard ipc/*.c)
@@ -61,7 +63,7 @@ unit: $(UNIT_BINS)
 # The whole suite: unit binaries and system tests, driven by pytest so that
 # one summary line ends the run.
 test: all unit
-	KMIRROR_BUILD=$(abspath $(BUILD)) python3 -m pytest -q tests $(PYTEST_ARGS)
+	KMIRROR_BUILD=$(abspath $(BUILD)) $(SAN_ENV) python3 -m pytest -q tests $(PYTEST_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/kmirrord

@@ -273,3 +273,15 @@ flows_drain_step(struct sup *s)
 	if (s->draining > ROLE__COUNT)
 		event_base_loopexit(s->base, NULL);
 }
+
+/* Free every flow and the config at exit (workers are already gone). */
+void
+sup_free(struct sup *s)
+{
+	for (size_t i = 0; i < s->nflows; i++)
+		flows_free(s->flows[i]);
+	free(s->flows);
+	s->flows = NULL;
+	s->nflows = 0;
+	config_free(&s->cfg);
+}

@@ -297,6 +297,13 @@ main(int argc, char **argv)
 
 	kill_all_workers(&sup);
 	ctl_close(&sup);
+	sup_free(&sup);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		event_free(sev[i]);
+	event_free(sup.tick);
+	event_free(sup.gc);
+	event_free(sup.drain_deadline);
+	event_base_free(sup.base);
 	pidfile_remove(pidpath);
 	free(pidpath);
 	log_notice("kmirrord stopped");

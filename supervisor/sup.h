@@ -119,6 +119,7 @@ struct sup_flow *flows_find(struct sup *s, const char *name);
 int  flows_start_drain(struct sup *s);
 void flows_drain_step(struct sup *s);
 int  flows_reload(struct sup *s, char *err, size_t errlen);
+void sup_free(struct sup *s);
 
 /* ctl.c */
 int  ctl_listen(struct sup *s, const char *path, int mode);

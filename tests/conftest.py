@@ -208,3 +208,7 @@ def kmirrord(run_dir, request):
     yield make
     for k in made:
         k.kill()
+    for k in made:
+        log = k.log_text()
+        for mark in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            assert mark not in log, "sanitizer report in %s" % k.log

@@ -83,6 +83,9 @@ worker_exit(struct worker *w, int code)
 		event_free(w->status_ev);
 	if (w->stop_deadline)
 		event_free(w->stop_deadline);
+	for (int i = 0; i < 3; i++)
+		if (w->sig_ev[i])
+			event_free(w->sig_ev[i]);
 	km_flow_free(&w->flow);
 	km_cluster_free(&w->src);
 	km_cluster_free(&w->dst);
@@ -315,8 +318,8 @@ worker_main(const char *role, const char *flow, int index)
 		return 1;
 	static const int sigs[] = { SIGTERM, SIGINT, SIGUSR1 };
 	for (size_t i = 0; i < 3; i++) {
-		struct event *ev = evsignal_new(w->base, sigs[i], worker_on_signal, w);
-		event_add(ev, NULL);
+		w->sig_ev[i] = evsignal_new(w->base, sigs[i], worker_on_signal, w);
+		event_add(w->sig_ev[i], NULL);
 	}
 	signal(SIGHUP, SIG_IGN);
 	b = evbuffer_new();

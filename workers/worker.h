@@ -41,6 +41,7 @@ struct worker {
 	int64_t                   started_at;
 	struct event             *status_ev;
 	struct event             *stop_deadline;
+	struct event             *sig_ev[3];
 	char                      state[32];
 	char                      last_error[512];
 	void                     *data;		/* the role's own state */
