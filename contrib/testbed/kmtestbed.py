@@ -375,14 +375,31 @@ def _port_in_use(port):
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _tail(path, nbytes=6000):
+def _failure_excerpt(path, marker="### kmtestbed: starting", errors=6, tail=25):
+    """The first ERROR/FATAL lines of the last start in a broker log and its
+    last lines: the cause is usually near the first error, not at the end
+    (a failed broker logs pages of shutdown noise)."""
     try:
         with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - nbytes))
-            return f.read().decode("utf-8", "replace")
+            text = f.read().decode("utf-8", "replace")
     except OSError:
         return "(no log at %s)" % path
+    text = text[max(0, text.rfind(marker)):]
+    lines = text.splitlines()
+    first = [l for l in lines if re.search(r"\b(ERROR|FATAL)\b|^Caused by:|^Error", l)][:errors]
+    out = []
+    if first:
+        out += ["first errors:"] + ["  " + l[:400] for l in first] + ["last lines:"]
+    return "\n".join(out + ["  " + l[:400] for l in lines[-tail:]])
+
+
+def _ephemeral_ports():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def _cluster_id():
@@ -665,6 +682,11 @@ class Cluster:
         if not fetched(self.version):
             fetch(self.version)
         make_pki()
+        lo, hi = _ephemeral_ports()
+        if self.base_port + 3 >= lo and self.base_port <= hi:
+            log.warning("cluster %s: ports %d-%d lie in the ephemeral range %d-%d; a "
+                        "client socket may hold one and make the broker fail to bind",
+                        self.name, self.base_port, self.base_port + 3, lo, hi)
         busy = [p for p in range(self.base_port, self.base_port + 4) if _port_in_use(p)]
         if busy:
             raise TestbedError("cluster %s: ports %s already in use (a leftover "
@@ -708,14 +730,14 @@ class Cluster:
             if self.proc.poll() is not None:
                 raise TestbedError("cluster %s: JVM exited with %s during start-up; "
                                    "log %s ends:\n%s" % (self.name, self.proc.returncode,
-                                                         self.log_file, _tail(self.log_file)))
+                                                         self.log_file, _failure_excerpt(self.log_file)))
         # Wait for the port first: keeps librdkafka's connect errors away.
         while not _port_in_use(self.port("PLAINTEXT")):
             dead()
             if time.monotonic() > deadline:
                 raise TestbedError("cluster %s: PLAINTEXT port %d not open in time; "
                                    "log %s ends:\n%s" % (self.name, self.port(),
-                                                         self.log_file, _tail(self.log_file)))
+                                                         self.log_file, _failure_excerpt(self.log_file)))
             time.sleep(0.1)
         from confluent_kafka.admin import AdminClient
         admin = AdminClient({"bootstrap.servers": self.bootstrap(),
@@ -726,7 +748,7 @@ class Cluster:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TestbedError("cluster %s: no metadata in time (%s); log %s ends:\n%s"
-                                   % (self.name, last, self.log_file, _tail(self.log_file)))
+                                   % (self.name, last, self.log_file, _failure_excerpt(self.log_file)))
             try:
                 md = admin.list_topics(timeout=max(0.2, min(2.0, left)))
                 if 1 in md.brokers:
