@@ -23,6 +23,7 @@
 #include "config.h"
 #include "filter.h"
 #include "log.h"
+#include "restart.h"
 
 /* Error collector: every problem is reported, each on its own line. */
 struct cfg_errs {
@@ -476,9 +477,16 @@ cfg_load_global(struct cfg_errs *e, const config_setting_t *g, struct km_config 
 	    3600000, e, "global");
 	cfg->drain_timeout_ms = cfg_int_opt(g, "drain_timeout_ms", 10000, 100,
 	    600000, e, "global");
-	if (cfg->hang_timeout_ms <= 2 * cfg->status_interval_ms)
-		cfg_error(e, cfg_line(g), "hang_timeout_ms (%d) must be more than twice "
-		    "status_interval_ms (%d)", cfg->hang_timeout_ms, cfg->status_interval_ms);
+	if (cfg->hang_timeout_ms <= 2 * cfg->status_interval_ms) {
+		/* point at the setting that was written, not at "global = {" */
+		config_setting_t *hs = g ? config_setting_get_member(g,
+		    "hang_timeout_ms") : NULL;
+		if (hs == NULL && g)
+			hs = config_setting_get_member(g, "status_interval_ms");
+		cfg_error(e, cfg_line(hs ? hs : g), "hang_timeout_ms (%d) must be more "
+		    "than twice status_interval_ms (%d)", cfg->hang_timeout_ms,
+		    cfg->status_interval_ms);
+	}
 
 	if (log) {
 		cfg_check_keys(e, log, known_log, "global.log");
@@ -517,7 +525,9 @@ cfg_load_global(struct cfg_errs *e, const config_setting_t *g, struct km_config 
 	    "global.restart");
 	r->stable_after_ms = cfg_int_opt(rs, "stable_after_ms", 60000, 100, 86400000,
 	    e, "global.restart");
-	r->max_failures = cfg_int_opt(rs, "max_failures", 5, 1, 1000, e,
+	/* the restart state remembers RESTART_HISTORY failures: more could
+	 * never trip the breaker */
+	r->max_failures = cfg_int_opt(rs, "max_failures", 5, 1, RESTART_HISTORY, e,
 	    "global.restart");
 	r->failure_window_ms = cfg_int_opt(rs, "failure_window_ms", 600000, 100,
 	    86400000, e, "global.restart");
