@@ -19,6 +19,7 @@ static const char *const fs_location_names[] = { "source", "target", NULL };
 static const char *const fs_reset_names[] = { "earliest", "latest", NULL };
 static const char *const fs_isolation_names[] = { "read_committed",
 	"read_uncommitted", NULL };
+static const char *const fs_shard_names[] = { "group", "static", NULL };
 
 #define DAY_MS (24LL * 3600 * 1000)
 
@@ -115,6 +116,15 @@ const struct fs_def fs_defs[FS__COUNT] = {
 	    0, 1, fs_reset_names, "where a partition without progress starts" },
 	[FS_ISOLATION_LEVEL] = { "isolation_level", NULL, FS_T_ENUM, 0, NULL, 0, 1,
 	    fs_isolation_names, "read_committed skips aborted transactions" },
+	[FS_COMMIT_INTERVAL_MS] = { "commit_interval_ms", NULL, FS_T_INT, 100, NULL,
+	    5, 60000, NULL,
+	    "how often a source worker commits its transaction (data + progress)" },
+	[FS_SHARD_ASSIGNMENT] = { "shard_assignment", NULL, FS_T_ENUM, 0, NULL, 0, 1,
+	    fs_shard_names, "group: shards shared through a Kafka consumer group "
+	    "across instances; static: worker i of each instance takes shards i mod tasks" },
+	[FS_SHARD_SESSION_TIMEOUT_MS] = { "shard_session_timeout_ms", NULL, FS_T_INT,
+	    10000, NULL, 1000, 300000, NULL,
+	    "how long a silent instance keeps its shards" },
 };
 
 int
@@ -440,7 +450,8 @@ flowconf_encode(struct evbuffer *b, const struct km_flow *f,
 		    kvl_putf(b, "global.log_level", "%d", g->log_level) == -1 ||
 		    kvl_putf(b, "global.log_target", "%d", g->log_target) == -1 ||
 		    kvl_putf(b, "global.log_json", "%d", g->log_json) == -1 ||
-		    kvl_put(b, "global.log_file", g->log_file ? g->log_file : "") == -1)
+		    kvl_put(b, "global.log_file", g->log_file ? g->log_file : "") == -1 ||
+		    kvl_put(b, "global.instance_id", g->instance_id ? g->instance_id : "") == -1)
 			return -1;
 	}
 	return 0;
@@ -503,6 +514,8 @@ flowconf_decode(const struct kvl *l, struct km_flow *f, struct km_cluster *src,
 		else if (strncmp(k, "global.", 7) == 0) {
 			if (strcmp(k, "global.log_file") == 0)
 				r = (g->log_file = strdup(v)) ? 0 : -1;
+			else if (strcmp(k, "global.instance_id") == 0)
+				r = (g->instance_id = strdup(v)) ? 0 : -1;
 			else if (kvl_get_ll(l, k, &n) == 0) {
 				r = 0;
 				if (strcmp(k, "global.status_interval_ms") == 0)

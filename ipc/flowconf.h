@@ -82,6 +82,9 @@ enum fs_id {
 	FS_CONFIG_PROPERTIES_EXCLUDE,
 	FS_AUTO_OFFSET_RESET,
 	FS_ISOLATION_LEVEL,
+	FS_COMMIT_INTERVAL_MS,
+	FS_SHARD_ASSIGNMENT,
+	FS_SHARD_SESSION_TIMEOUT_MS,
 	FS__COUNT
 };
 
@@ -107,6 +110,7 @@ struct fs_value {
 
 enum km_policy_kind { KM_POLICY_DEFAULT, KM_POLICY_IDENTITY };
 enum km_location { KM_LOC_SOURCE, KM_LOC_TARGET };
+enum km_shard_assign { KM_SHARDS_GROUP, KM_SHARDS_STATIC };
 
 struct km_flow {
 	char           *name;	/* "A->B" */
@@ -123,6 +127,7 @@ struct km_worker_globals {
 	int log_target;
 	int log_json;
 	char *log_file;
+	char *instance_id;
 };
 
 #define FLOW_INT(f, id)  ((f)->v[(id)].i)

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <libconfig.h>
 #include <librdkafka/rdkafka.h>
 
@@ -445,6 +446,7 @@ cfg_load_global(struct cfg_errs *e, const config_setting_t *g, struct km_config 
 {
 	static const char *const known[] = { "pidfile", "control_socket",
 		"control_socket_mode", "metrics_address", "user", "group", "log",
+		"instance_id",
 		"status_interval_ms", "hang_timeout_ms", "drain_timeout_ms", "restart",
 		NULL };
 	static const char *const known_log[] = { "target", "file", "level",
@@ -470,6 +472,15 @@ cfg_load_global(struct cfg_errs *e, const config_setting_t *g, struct km_config 
 	free(s);
 	cfg->metrics_address = cfg_strdup_opt(g, "metrics_address", "", e, "global");
 	cfg->user = cfg_strdup_opt(g, "user", "", e, "global");
+	{
+		char host[256] = "kmirrord";
+		gethostname(host, sizeof(host) - 1);
+		cfg->instance_id = cfg_strdup_opt(g, "instance_id", host, e, "global");
+		if (!cfg_alias_valid(cfg->instance_id) && strchr(cfg->instance_id, '.') == NULL)
+			cfg_error(e, cfg_line(config_setting_get_member(g, "instance_id")),
+			    "instance_id \"%s\" must be letters, digits, '.', '_' or '-'",
+			    cfg->instance_id);
+	}
 	cfg->group = cfg_strdup_opt(g, "group", "", e, "global");
 	cfg->status_interval_ms = cfg_int_opt(g, "status_interval_ms", 2000, 100,
 	    60000, e, "global");
@@ -630,6 +641,7 @@ config_free(struct km_config *cfg)
 	free(cfg->metrics_address);
 	free(cfg->user);
 	free(cfg->group);
+	free(cfg->instance_id);
 	free(cfg->log_file);
 	for (size_t i = 0; i < cfg->nclusters; i++)
 		km_cluster_free(&cfg->clusters[i]);
@@ -660,6 +672,7 @@ config_print(const struct km_config *cfg, FILE *out)
 	char buf[8192];
 
 	fprintf(out, "# effective configuration of %s\nglobal = {\n", cfg->file);
+	fprintf(out, "  instance_id = \"%s\";\n", cfg->instance_id);
 	fprintf(out, "  pidfile = \"%s\";\n  control_socket = \"%s\";\n"
 	    "  control_socket_mode = \"%04o\";\n  metrics_address = \"%s\";\n",
 	    cfg->pidfile, cfg->control_socket, cfg->control_socket_mode,

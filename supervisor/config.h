@@ -25,6 +25,7 @@ struct km_config {
 	char                  *metrics_address;
 	char                  *user;
 	char                  *group;
+	char                  *instance_id;
 	int                    log_target;	/* -1: stderr in the foreground, else syslog */
 	char                  *log_file;
 	int                    log_level;

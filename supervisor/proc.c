@@ -153,6 +153,7 @@ proc_send_config(struct slot *sl)
 		    LOG_TO_SYSLOG) : s->cfg.log_target,
 		.log_json = s->cfg.log_json,
 		.log_file = s->cfg.log_file,
+		.instance_id = s->cfg.instance_id,
 	};
 	const struct km_flow *f = sl->flow->conf;
 

@@ -153,7 +153,7 @@ hb_start(struct worker *w)
 	w->data = hb;
 	hb->w = w;
 	hb->kc = kclient_new(w, RD_KAFKA_PRODUCER, &w->dst, KM_SCOPE_PRODUCER,
-	    "heartbeats", extra, hb_on_event, hb);
+	    "heartbeats", extra, 0, hb_on_event, hb);
 	hb->timer = evtimer_new(w->base, hb_timer_cb, hb);
 	worker_set_state(w, "connecting");
 	kclient_resolve_rf(hb->kc, (int)FLOW_INT(&w->flow, FS_HEARTBEATS_RF), hb_rf_cb, hb);

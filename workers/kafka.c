@@ -30,6 +30,12 @@ struct kclient {
 	int               rf_marker;
 	kclient_ready_cb *ready_cb;
 	void             *ready_arg;
+	/* a second queue (a consumer's messages) watched for the role */
+	rd_kafka_queue_t *wq;
+	int               wpipe[2];
+	struct event     *wev;
+	kclient_queue_cb *wcb;
+	void             *warg;
 };
 
 rd_kafka_t *
@@ -83,6 +89,12 @@ kclient_dispatch(struct kclient *kc, rd_kafka_event_t *ev)
 	case RD_KAFKA_EVENT_ERROR: {
 		rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
 		const char *why = rd_kafka_event_error_string(ev);
+		if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			/* not an error: the reader asked to hear about it */
+			if (kc->cb)
+				kc->cb(kc, ev, kc->arg);
+			break;
+		}
 		if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
 			worker_fatal(kc->w, WORKER_EX_CONFIG, "authentication to cluster %s "
 			    "failed: %s", kc->cluster, why);
@@ -152,7 +164,7 @@ kclient_client_id(char *out, size_t len, const struct worker *w, const char *pur
 struct kclient *
 kclient_new(struct worker *w, rd_kafka_type_t type, const struct km_cluster *c,
     enum km_scope scope, const char *purpose, const char *const *extra,
-    kclient_event_cb *cb, void *arg)
+    int flags, kclient_event_cb *cb, void *arg)
 {
 	struct kclient *kc = calloc(1, sizeof(*kc));
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -179,12 +191,17 @@ kclient_new(struct worker *w, rd_kafka_type_t type, const struct km_cluster *c,
 			    extra[i], err);
 	rd_kafka_conf_set(conf, "log.queue", "true", err, sizeof(err));
 	rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_LOG | RD_KAFKA_EVENT_ERROR |
-	    (type == RD_KAFKA_PRODUCER ? RD_KAFKA_EVENT_DR : 0));
+	    (type == RD_KAFKA_PRODUCER ? RD_KAFKA_EVENT_DR : 0) |
+	    (flags & KC_F_GROUP ? RD_KAFKA_EVENT_REBALANCE | RD_KAFKA_EVENT_OFFSET_COMMIT : 0));
 	kc->rk = rd_kafka_new(type, conf, err, sizeof(err));
 	if (kc->rk == NULL)
 		worker_fatal(w, WORKER_EX_CONFIG, "cannot create a client for cluster %s: %s",
 		    c->alias, err);
-	kc->q = rd_kafka_queue_get_main(kc->rk);
+	if (flags & KC_F_GROUP) {
+		rd_kafka_poll_set_consumer(kc->rk);
+		kc->q = rd_kafka_queue_get_consumer(kc->rk);
+	} else
+		kc->q = rd_kafka_queue_get_main(kc->rk);
 	rd_kafka_set_log_queue(kc->rk, kc->q);
 	if (pipe2(kc->pipefd, O_NONBLOCK | O_CLOEXEC) == -1)
 		worker_fatal(w, 1, "pipe: out of descriptors");
@@ -204,12 +221,21 @@ kclient_destroy(struct kclient *kc)
 		event_free(kc->rf_timer);
 	rd_kafka_queue_io_event_enable(kc->q, -1, NULL, 0);
 	event_free(kc->ev);
+	if (kc->wq) {
+		rd_kafka_queue_io_event_enable(kc->wq, -1, NULL, 0);
+		event_free(kc->wev);
+		rd_kafka_queue_destroy(kc->wq);
+		close(kc->wpipe[0]);
+		close(kc->wpipe[1]);
+	}
 	/* drop what is left on the queue, then the handle */
 	rd_kafka_event_t *ev;
 	while ((ev = rd_kafka_queue_poll(kc->q, 0)) != NULL)
 		rd_kafka_event_destroy(ev);
 	rd_kafka_queue_destroy(kc->q);
-	rd_kafka_destroy(kc->rk);
+	/* a consumer with a group.instance.id keeps its place in the group
+	 * until the session times out, so a restart gets its shards back */
+	rd_kafka_destroy_flags(kc->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	close(kc->pipefd[0]);
 	close(kc->pipefd[1]);
 	free(kc);
@@ -294,6 +320,37 @@ kclient_resolve_rf(struct kclient *kc, int wanted, kclient_rf_cb *cb, void *arg)
 	kclient_rf_timer_cb(-1, 0, kc);
 }
 
+static void
+kclient_wpipe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kclient *kc = arg;
+	char buf[64];
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	kc->wcb(kc->warg);
+}
+
+/* Call `cb` from the event loop whenever `q` (e.g. a consumer's queue,
+ * which kclient takes over) becomes non-empty; cb must drain it or
+ * re-check later itself. */
+int
+kclient_watch_queue(struct kclient *kc, rd_kafka_queue_t *q, kclient_queue_cb *cb,
+    void *arg)
+{
+	if (pipe2(kc->wpipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -1;
+	kc->wq = q;
+	kc->wcb = cb;
+	kc->warg = arg;
+	rd_kafka_queue_io_event_enable(q, kc->wpipe[1], "1", 1);
+	kc->wev = event_new(kc->w->base, kc->wpipe[0], EV_READ | EV_PERSIST,
+	    kclient_wpipe_cb, kc);
+	event_add(kc->wev, NULL);
+	return 0;
+}
+
 /* Call `cb` once librdkafka has metadata from the cluster, which proves
  * that connecting and authenticating worked. */
 void
@@ -306,18 +363,22 @@ kclient_when_connected(struct kclient *kc, kclient_ready_cb *cb, void *arg)
 	kclient_rf_timer_cb(-1, 0, kc);
 }
 
-/* Ask for a compacted single-partition topic (MM2's internal topics). */
+/* Ask for a topic with the given configs (NULL-terminated key, value list);
+ * the result comes back as a CREATETOPICS_RESULT event with `opaque`. */
 int
-kclient_create_compacted(struct kclient *kc, const char *topic, int rf, void *opaque)
+kclient_create_topic(struct kclient *kc, const char *topic, int partitions, int rf,
+    const char *const *configs, void *opaque)
 {
 	char err[512];
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, rf, err, sizeof(err));
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, rf, err,
+	    sizeof(err));
 
 	if (nt == NULL) {
 		worker_error(kc->w, "cannot create topic %s on %s: %s", topic, kc->cluster, err);
 		return -1;
 	}
-	rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+	for (int i = 0; configs && configs[i]; i += 2)
+		rd_kafka_NewTopic_set_config(nt, configs[i], configs[i + 1]);
 	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(kc->rk,
 	    RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	rd_kafka_AdminOptions_set_request_timeout(o, 30000, err, sizeof(err));
@@ -326,6 +387,14 @@ kclient_create_compacted(struct kclient *kc, const char *topic, int rf, void *op
 	rd_kafka_AdminOptions_destroy(o);
 	rd_kafka_NewTopic_destroy(nt);
 	return 0;
+}
+
+/* MM2's internal topics: compacted, one partition. */
+int
+kclient_create_compacted(struct kclient *kc, const char *topic, int rf, void *opaque)
+{
+	static const char *const compact[] = { "cleanup.policy", "compact", NULL };
+	return kclient_create_topic(kc, topic, 1, rf, compact, opaque);
 }
 
 /* Result of a CreateTopics for `topic`: 0 created or already there. */

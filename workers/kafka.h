@@ -15,9 +15,16 @@ struct kclient;
 typedef void kclient_event_cb(struct kclient *kc, rd_kafka_event_t *ev, void *arg);
 typedef void kclient_rf_cb(struct kclient *kc, int rf, const char *err, void *arg);
 
+/* kclient_new flags */
+#define KC_F_GROUP 0x1	/* a consumer that subscribes: rebalances are events */
+
+typedef void kclient_queue_cb(void *arg);
+
 struct kclient *kclient_new(struct worker *w, rd_kafka_type_t type,
         const struct km_cluster *c, enum km_scope scope, const char *purpose,
-        const char *const *extra, kclient_event_cb *cb, void *arg);
+        const char *const *extra, int flags, kclient_event_cb *cb, void *arg);
+int  kclient_watch_queue(struct kclient *kc, rd_kafka_queue_t *q,
+         kclient_queue_cb *cb, void *arg);
 rd_kafka_t       *kclient_rk(struct kclient *kc);
 rd_kafka_queue_t *kclient_queue(struct kclient *kc);
 const char       *kclient_cluster(struct kclient *kc);
@@ -27,6 +34,8 @@ void kclient_resolve_rf(struct kclient *kc, int wanted, kclient_rf_cb *cb,
          void *arg);
 typedef void kclient_ready_cb(struct kclient *kc, void *arg);
 void kclient_when_connected(struct kclient *kc, kclient_ready_cb *cb, void *arg);
+int  kclient_create_topic(struct kclient *kc, const char *topic, int partitions,
+         int rf, const char *const *configs, void *opaque);
 int  kclient_create_compacted(struct kclient *kc, const char *topic, int rf,
          void *opaque);
 int  kclient_topic_result(rd_kafka_event_t *ev, const char *topic, char *err,

@@ -40,9 +40,9 @@ probe_start(struct worker *w)
 	w->data = p;
 	worker_set_state(w, "connecting");
 	p->src = kclient_new(w, RD_KAFKA_PRODUCER, &w->src, KM_SCOPE_ADMIN, "probe",
-	    NULL, NULL, NULL);
+	    NULL, 0, NULL, NULL);
 	p->dst = kclient_new(w, RD_KAFKA_PRODUCER, &w->dst, KM_SCOPE_ADMIN, "probe",
-	    NULL, NULL, NULL);
+	    NULL, 0, NULL, NULL);
 	kclient_when_connected(p->src, probe_connected, w);
 	kclient_when_connected(p->dst, probe_connected, w);
 	return 0;

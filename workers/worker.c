@@ -90,6 +90,7 @@ worker_exit(struct worker *w, int code)
 	km_cluster_free(&w->src);
 	km_cluster_free(&w->dst);
 	free(w->g.log_file);
+	free(w->g.instance_id);
 	if (w->base)
 		event_base_free(w->base);
 	exit(code);
