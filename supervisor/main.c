@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
+#include <librdkafka/rdkafka.h>
 
 #include "config.h"
 #include "log.h"
@@ -22,6 +23,7 @@
 #include "worker.h"
 
 #define EX_USAGE 64
+#define KMIRROR_VERSION "0.1.0"
 
 static void
 usage(void)
@@ -31,7 +33,8 @@ usage(void)
 	    "  -c FILE  configuration file (default /etc/kmirrord/kmirrord.conf)\n"
 	    "  -d       stay in the foreground and log to stderr\n"
 	    "  -n       check the configuration and exit (0 valid, 1 invalid)\n"
-	    "  -v       with -n, print the effective configuration, secrets masked\n");
+	    "  -v       with -n, print the effective configuration, secrets masked\n"
+	    "  -V       print the versions of kmirrord and its libraries\n");
 	exit(EX_USAGE);
 }
 
@@ -222,8 +225,12 @@ main(int argc, char **argv)
 	char err[16384];
 	struct km_config cfg;
 
-	while ((ch = getopt(argc, argv, "c:dnvx:f:i:h")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dnvVx:f:i:h")) != -1) {
 		switch (ch) {
+		case 'V':
+			printf("kmirrord %s, librdkafka %s, libevent %s\n", KMIRROR_VERSION,
+			    rd_kafka_version_str(), event_get_version());
+			return 0;
 		case 'c': conf = optarg; break;
 		case 'd': sup.foreground = 1; break;
 		case 'n': check = 1; break;
