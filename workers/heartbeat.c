@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "kafka.h"
+#include "lease.h"
 #include "log.h"
 #include "mm2fmt.h"
 #include "msg.h"
@@ -22,6 +23,7 @@
 struct hb {
 	struct worker  *w;
 	struct kclient *kc;
+	struct lease   *lease;
 	struct event   *timer;
 	struct event   *drain;
 	int             topic_ok;
@@ -57,7 +59,7 @@ hb_emit(struct hb *hb)
 		    w->dst.alias);
 		return;
 	}
-	if (!w->paused) {
+	if (!w->paused && lease_active(hb->lease)) {
 		err = rd_kafka_producev(kclient_rk(hb->kc), RD_KAFKA_V_TOPIC(HB_TOPIC),
 		    RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_KEY(key, (size_t)kl),
 		    RD_KAFKA_V_VALUE(val, (size_t)vl), RD_KAFKA_V_TIMESTAMP(now),
@@ -142,6 +144,13 @@ hb_on_event(struct kclient *kc, rd_kafka_event_t *ev, void *arg)
 	}
 }
 
+static void
+hb_lease_cb(void *arg, int active)
+{
+	struct hb *hb = arg;
+	worker_set_state(hb->w, active ? "running" : "standby");
+}
+
 static int
 hb_start(struct worker *w)
 {
@@ -155,6 +164,7 @@ hb_start(struct worker *w)
 	hb->kc = kclient_new(w, RD_KAFKA_PRODUCER, &w->dst, KM_SCOPE_PRODUCER,
 	    "heartbeats", extra, 0, hb_on_event, hb);
 	hb->timer = evtimer_new(w->base, hb_timer_cb, hb);
+	hb->lease = lease_new(w, hb_lease_cb, hb);
 	worker_set_state(w, "connecting");
 	kclient_resolve_rf(hb->kc, (int)FLOW_INT(&w->flow, FS_HEARTBEATS_RF), hb_rf_cb, hb);
 	return 0;
@@ -193,6 +203,7 @@ hb_status(struct worker *w, struct evbuffer *b)
 	kvl_putf(b, "heartbeats_acked", "%lld", hb->acked);
 	kvl_putf(b, "heartbeats_failed", "%lld", hb->failed);
 	kvl_putf(b, "last_heartbeat_ms", "%lld", (long long)hb->last_ack_wall_ms);
+	kvl_put(b, "active", lease_active(hb->lease) ? "yes" : "standby");
 }
 
 static void
@@ -206,6 +217,7 @@ hb_destroy(struct worker *w)
 		event_free(hb->timer);
 	if (hb->drain)
 		event_free(hb->drain);
+	lease_free(hb->lease);
 	kclient_destroy(hb->kc);
 	free(hb);
 	w->data = NULL;

@@ -6,14 +6,24 @@
 #include <stdlib.h>
 
 #include "kafka.h"
+#include "lease.h"
+#include "log.h"
 #include "probe.h"
 #include "worker.h"
 
 struct probe {
 	struct kclient *src;
 	struct kclient *dst;
+	struct lease   *lease;
 	int             up;
 };
+
+static void
+probe_lease_cb(void *arg, int active)
+{
+	struct worker *w = arg;
+	worker_set_state(w, active ? "running" : "standby");
+}
 
 static void
 probe_connected(struct kclient *kc, void *arg)
@@ -45,6 +55,7 @@ probe_start(struct worker *w)
 	    NULL, 0, NULL, NULL);
 	kclient_when_connected(p->src, probe_connected, w);
 	kclient_when_connected(p->dst, probe_connected, w);
+	p->lease = lease_new(w, probe_lease_cb, w);
 	return 0;
 }
 
@@ -61,6 +72,7 @@ probe_destroy(struct worker *w)
 
 	if (p == NULL)
 		return;
+	lease_free(p->lease);
 	kclient_destroy(p->src);
 	kclient_destroy(p->dst);
 	free(p);
