@@ -164,7 +164,7 @@ src_topic_get(struct src *s, const char *name)
 	t->remote = strdup(remote);
 	t->ntgt = -1;
 	/* our own handle, so consumed messages lead back to this struct */
-	tc = rd_kafka_topic_conf_new();
+	tc = rd_kafka_default_topic_conf_dup(kclient_rk(s->cons));
 	rd_kafka_topic_conf_set_opaque(tc, t);
 	t->crkt = rd_kafka_topic_new(kclient_rk(s->cons), name, tc);
 	hmap_put(&s->topics, name, t);
