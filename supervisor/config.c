@@ -693,12 +693,20 @@ config_print(const struct km_config *cfg, FILE *out)
 	for (size_t i = 0; i < cfg->nclusters; i++) {
 		const struct km_cluster *c = &cfg->clusters[i];
 		fprintf(out, "  { alias = \"%s\";\n", c->alias);
+		fprintf(out, "    bootstrap_servers = \"%s\";\n",
+		    km_props_get(&c->props[KM_SCOPE_COMMON], "bootstrap.servers") ?
+		    km_props_get(&c->props[KM_SCOPE_COMMON], "bootstrap.servers") : "");
 		for (int s = 0; s < KM_SCOPE__COUNT; s++) {
-			if (c->props[s].n == 0)
+			size_t shown = 0;
+			for (size_t j = 0; j < c->props[s].n; j++)
+				shown += strcmp(c->props[s].v[j].key, "bootstrap.servers") != 0;
+			if (shown == 0)
 				continue;
 			fprintf(out, "    %s = {\n", km_scope_names[s]);
 			for (size_t j = 0; j < c->props[s].n; j++) {
 				const struct km_prop *p = &c->props[s].v[j];
+				if (strcmp(p->key, "bootstrap.servers") == 0)
+					continue;
 				snprintf(buf, sizeof(buf), "%s", p->key);
 				for (char *q = buf; *q; q++)
 					if (*q == '.')
