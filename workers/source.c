@@ -1052,9 +1052,11 @@ src_refresh(struct src *s)
 		const struct rd_kafka_metadata_topic *rt;
 		struct src_topic *t;
 
-		if (mtp->err || !filter_match(&s->filt, mtp->topic) ||
-		    !policy_should_replicate_topic(&s->pol, s->w->src.alias, s->w->dst.alias,
-		    mtp->topic))
+		/* MM2's rule: the filter, or a heartbeats topic; never internal
+		 * topics, never a cycle back to the target */
+		if (mtp->err || !policy_should_replicate_topic_filtered(&s->pol,
+		    s->w->src.alias, s->w->dst.alias, mtp->topic,
+		    filter_match(&s->filt, mtp->topic), 1))
 			continue;
 		/* does this worker own any of its partitions? */
 		int mine = 0;
