@@ -294,6 +294,12 @@ main(int argc, char **argv)
 		report_start(&report_fd, '1');
 		return 1;
 	}
+	if (metrics_listen(&sup, cfg.metrics_address) == -1) {
+		ctl_close(&sup);
+		pidfile_remove(cfg.pidfile);
+		report_start(&report_fd, '1');
+		return 1;
+	}
 	char *pidpath = strdup(cfg.pidfile);
 	log_notice("kmirrord %s started, pid %d, %zu flows", cfg.file, (int)getpid(),
 	    cfg.nflows);
@@ -303,6 +309,7 @@ main(int argc, char **argv)
 	event_base_dispatch(sup.base);
 
 	kill_all_workers(&sup);
+	metrics_close(&sup);
 	ctl_close(&sup);
 	sup_free(&sup);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)

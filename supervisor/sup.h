@@ -15,6 +15,7 @@ struct event;
 struct event_base;
 struct evbuffer;
 struct ipc_channel;
+struct evhttp;
 
 /* Worker roles; names in sup_role_names[]. */
 enum sup_role {
@@ -97,6 +98,7 @@ struct sup {
 	int                ctl_fd;
 	char              *ctl_path;
 	struct event      *ctl_ev;
+	struct evhttp     *http;
 };
 
 int64_t sup_now_ms(void);
@@ -120,6 +122,10 @@ int  flows_start_drain(struct sup *s);
 void flows_drain_step(struct sup *s);
 int  flows_reload(struct sup *s, char *err, size_t errlen);
 void sup_free(struct sup *s);
+
+/* metrics.c */
+int  metrics_listen(struct sup *s, const char *addr);
+void metrics_close(struct sup *s);
 
 /* ctl.c */
 int  ctl_listen(struct sup *s, const char *path, int mode);

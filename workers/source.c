@@ -32,6 +32,11 @@
 #define SRC_RETRY_MS     5000
 #define SRC_META_TIMEOUT 5000
 #define SRC_STATUS_PARTS 200		/* per-partition STATUS entries at most */
+#define SRC_LAT_BUCKETS  12
+
+/* Upper bounds (ms) of the replication latency histogram. */
+static const int src_lat_bounds[SRC_LAT_BUCKETS] = { 1, 2, 5, 10, 25, 50, 100, 250,
+	500, 1000, 5000, 30000 };
 
 /*
  * Shard states:
@@ -78,6 +83,7 @@ struct src_part {
 	long long            records;
 	long long            bytes;
 	int64_t              latency_ms;
+	int64_t              age_ms;	/* of the last record when consumed */
 	struct offsync_state os;
 	rd_kafka_topic_t    *prkt;	/* on the shard's producer */
 };
@@ -140,6 +146,8 @@ struct src {
 	long long           records, bytes, txn_commits, txn_aborts, offset_gaps;
 	long long           syncs_sent, syncs_failed;
 	int64_t             latency_max_ms;
+	long long           lat_hist[SRC_LAT_BUCKETS + 1];	/* +Inf last */
+	double              lat_sum_ms;
 };
 
 static void src_refresh(struct src *s);
@@ -453,6 +461,8 @@ src_forward(struct src *s, rd_kafka_message_t *m)
 	if (sp->prkt == NULL)
 		sp->prkt = rd_kafka_topic_new(kclient_rk(sh->prod), sp->t->remote, NULL);
 	ts = rd_kafka_message_timestamp(m, &tst);
+	if (ts > 0)
+		sp->age_ms = worker_wall_ms() - ts;
 	rd_kafka_message_detach_headers(m, &hdrs);
 	/* zero copy: the value stays in the consumed message until its
 	 * delivery report, where the message is destroyed */
@@ -593,9 +603,14 @@ src_on_dr(struct src *s, struct src_shard *sh, rd_kafka_event_t *ev)
 			s->bytes += (long long)src_msg->len + (long long)src_msg->key_len;
 			tsv = rd_kafka_message_timestamp(src_msg, &tt);
 			if (tsv > 0) {
+				int b = 0;
 				sp->latency_ms = now - tsv;
 				if (sp->latency_ms > s->latency_max_ms)
 					s->latency_max_ms = sp->latency_ms;
+				while (b < SRC_LAT_BUCKETS && sp->latency_ms > src_lat_bounds[b])
+					b++;
+				s->lat_hist[b]++;
+				s->lat_sum_ms += (double)sp->latency_ms;
 			}
 			if (offsync_on_record(&sp->os, src_msg->offset, m->offset, now, interval))
 				src_shard_add_sync(sh, sp, src_msg->offset, m->offset);
@@ -1460,9 +1475,10 @@ src_status(struct worker *w, struct evbuffer *b)
 				lag += hi - pos;
 			if (nstat++ < SRC_STATUS_PARTS) {
 				snprintf(key, sizeof(key), "p.%s/%d", t->name, p);
-				kvl_putf(b, key, "records=%lld bytes=%lld lag=%lld latency_ms=%lld",
-				    sp->records, sp->bytes, (long long)(hi >= pos && sp->next >= 0 ?
-				    hi - pos : 0), (long long)sp->latency_ms);
+				kvl_putf(b, key, "records=%lld bytes=%lld lag=%lld latency_ms=%lld "
+				    "age_ms=%lld", sp->records, sp->bytes, (long long)(hi >= pos &&
+				    sp->next >= 0 ? hi - pos : 0), (long long)sp->latency_ms,
+				    (long long)sp->age_ms);
 			}
 		}
 	}
@@ -1479,6 +1495,21 @@ src_status(struct worker *w, struct evbuffer *b)
 	kvl_putf(b, "offset_gaps", "%lld", s->offset_gaps);
 	kvl_putf(b, "offset_syncs", "%lld", s->syncs_sent);
 	kvl_put(b, "topics_failed", failed);
+	{
+		/* cumulative buckets, Prometheus style: "le:count,...;sum" */
+		char h[512] = "";
+		long long cum = 0;
+		for (int i = 0; i <= SRC_LAT_BUCKETS; i++) {
+			cum += s->lat_hist[i];
+			if (i < SRC_LAT_BUCKETS)
+				snprintf(h + strlen(h), sizeof(h) - strlen(h), "%d:%lld,",
+				    src_lat_bounds[i], cum);
+			else
+				snprintf(h + strlen(h), sizeof(h) - strlen(h), "+Inf:%lld;%.0f",
+				    cum, s->lat_sum_ms);
+		}
+		kvl_put(b, "latency_hist", h);
+	}
 	s->latency_max_ms = 0;
 }
 
