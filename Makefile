@@ -8,6 +8,7 @@ PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
 MANDIR  ?= $(PREFIX)/share/man
+SYSTEMDDIR ?= /lib/systemd/system
 CC      ?= cc
 PKGS    := rdkafka libevent libconfig libpcre2-8 jansson openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -66,11 +67,21 @@ test: all unit
 	KMIRROR_BUILD=$(abspath $(BUILD)) $(SAN_ENV) python3 -m pytest -q tests $(PYTEST_ARGS)
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/kmirrord
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/kmirrord \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(SYSCONFDIR)/default \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(SYSTEMDDIR)
 	install -m 0755 $(KMIRRORD) $(KMIRRORCTL) $(DESTDIR)$(SBINDIR)/
-	@if [ -e $(DESTDIR)$(SYSCONFDIR)/kmirrord/kmirrord.conf ]; then \
-	  echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/kmirrord/kmirrord.conf"; \
-	else install -m 0640 etc/kmirrord.conf $(DESTDIR)$(SYSCONFDIR)/kmirrord/kmirrord.conf; fi
+	install -m 0644 man/kmirrord.8 man/kmirrorctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/kmirrord.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0755 etc/init.d/kmirrord $(DESTDIR)$(SYSCONFDIR)/init.d/kmirrord
+	install -m 0644 etc/systemd/kmirrord.service $(DESTDIR)$(SYSTEMDDIR)/kmirrord.service
+	install -m 0644 etc/logrotate.d/kmirrord $(DESTDIR)$(SYSCONFDIR)/logrotate.d/kmirrord
+	@# never overwrite what an operator already has
+	@for f in kmirrord/kmirrord.conf:etc/kmirrord.conf:0640 default/kmirrord:etc/default/kmirrord:0600; do \
+	  dst=$(DESTDIR)$(SYSCONFDIR)/$${f%%:*}; rest=$${f#*:}; src=$${rest%%:*}; mode=$${rest#*:}; \
+	  if [ -e $$dst ]; then echo "keeping existing $$dst"; \
+	  else install -m $$mode $$src $$dst; fi; done
 
 clean:
 	rm -rf build build-san

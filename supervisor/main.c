@@ -170,7 +170,7 @@ kill_all_workers(struct sup *s)
 /* Detach from the terminal; the parent exits with the child's start-up
  * result, so an init script sees a failed start. */
 static int
-daemonize(int *report_fd)
+daemonize(int *report_fd, int keep_stderr)
 {
 	int p[2];
 	pid_t pid;
@@ -196,6 +196,8 @@ daemonize(int *report_fd)
 	if (nul >= 0) {
 		dup2(nul, 0);
 		dup2(nul, 1);
+		if (!keep_stderr)
+			dup2(nul, 2);
 		if (nul > 2)
 			close(nul);
 	}
@@ -263,7 +265,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "kmirrord: cannot find its own binary: %s\n", strerror(errno));
 		return 1;
 	}
-	if (!sup.foreground && daemonize(&report_fd) == -1) {
+	if (!sup.foreground && daemonize(&report_fd, cfg.log_target == LOG_TO_STDERR) == -1) {
 		fprintf(stderr, "kmirrord: cannot become a daemon: %s\n", strerror(errno));
 		return 1;
 	}
