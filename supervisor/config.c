@@ -632,6 +632,27 @@ config_load(const char *path, struct km_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+int
+config_load_global_text(struct km_config *cfg, const char *file,
+    const char *text, char *err, size_t errlen)
+{
+	struct cfg_errs e = { file, err, errlen, 0 };
+	config_t lc;
+
+	err[0] = '\0';
+	config_init(&lc);
+	if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		snprintf(err, errlen, "%s:%d: syntax error: %s", file,
+		    config_error_line(&lc), config_error_text(&lc));
+		config_destroy(&lc);
+		return -1;
+	}
+	cfg_load_global(&e, config_setting_get_member(config_root_setting(&lc),
+	    "global"), cfg);
+	config_destroy(&lc);
+	return e.n > 0 ? -1 : 0;
+}
+
 void
 config_free(struct km_config *cfg)
 {
@@ -657,6 +678,10 @@ cfg_print_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s; s++) {
+		if (*s == '\n') {
+			fputs("\\n", out);
+			continue;
+		}
 		if (*s == '"' || *s == '\\')
 			fputc('\\', out);
 		fputc(*s, out);
@@ -668,9 +693,18 @@ cfg_print_string(FILE *out, const char *s)
 void
 config_print(const struct km_config *cfg, FILE *out)
 {
+	config_print_flags(cfg, out, 0);
+}
+
+void
+config_print_flags(const struct km_config *cfg, FILE *out, int flags)
+{
 	const struct km_restart_conf *r = &cfg->restart;
 	char buf[8192];
 
+	if (flags & CONFIG_PRINT_CONVERT)
+		fprintf(out, "# kmirrord.conf converted from %s (%s)\n", cfg->file,
+		    cfg->is_mm2 ? "MM2 mm2.properties" : "kmirrord.conf");
 	fprintf(out, "# effective configuration of %s\nglobal = {\n", cfg->file);
 	fprintf(out, "  instance_id = \"%s\";\n", cfg->instance_id);
 	fprintf(out, "  pidfile = \"%s\";\n  control_socket = \"%s\";\n"
@@ -712,6 +746,20 @@ config_print(const struct km_config *cfg, FILE *out)
 					if (*q == '.')
 						*q = '_';
 				fprintf(out, "      %s = ", buf);
+				if (p->secret && (flags & CONFIG_PRINT_CONVERT)) {
+					int ref = strncmp(p->val, "env:", 4) == 0 ||
+					    strncmp(p->val, "file:", 5) == 0;
+					cfg_print_string(out, p->val);
+					if (ref)
+						fprintf(out, ";\n");
+					else if (strcmp(p->val, "********") == 0)
+						fprintf(out, ";  # NOT CONVERTED: see the "
+						    "warning of line %d\n", p->line);
+					else
+						fprintf(out, ";  # literal secret, as written "
+						    "in line %d of %s\n", p->line, cfg->file);
+					continue;
+				}
 				cfg_print_string(out, p->secret ? "********" : p->val);
 				fprintf(out, ";\n");
 			}

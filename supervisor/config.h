@@ -38,11 +38,23 @@ struct km_config {
 	size_t                 nclusters;
 	struct km_flow        *flows;
 	size_t                 nflows;
+	int                    is_mm2;	/* read from an MM2 mm2.properties (-m) */
 };
+
+/* config_print_flags: CONFIG_PRINT_CONVERT prints secrets as they are held
+ * (env:/file: references, or literals with a comment) instead of masking
+ * them: the output of `kmirrorctl convert`. */
+#define CONFIG_PRINT_CONVERT 1
 
 int  config_load(const char *path, struct km_config *cfg, char *err, size_t errlen);
 void config_free(struct km_config *cfg);
 void config_print(const struct km_config *cfg, FILE *out);
+void config_print_flags(const struct km_config *cfg, FILE *out, int flags);
+/* Load the global section from libconfig text "global = { ... };" (or ""
+ * for the defaults), as config_load does; errors are "file:line: ..." with
+ * the line of the text. Used by the mm2.properties loader. */
+int  config_load_global_text(struct km_config *cfg, const char *file,
+         const char *text, char *err, size_t errlen);
 const struct km_cluster *config_cluster(const struct km_config *cfg,
         const char *alias);
 const struct km_flow *config_flow(const struct km_config *cfg, const char *name);

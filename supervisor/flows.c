@@ -12,6 +12,7 @@
 
 #include "channel.h"
 #include "log.h"
+#include "mm2props.h"
 #include "sup.h"
 
 /* The bytes that decide whether a flow changed: its CONFIG without the
@@ -217,10 +218,14 @@ flows_reload(struct sup *s, char *err, size_t errlen)
 {
 	struct km_config nc;
 
-	if (config_load(s->cfg.file, &nc, err, errlen) == -1) {
+	char warn[8192] = "";
+	if ((s->cfg.is_mm2 ? mm2props_load(s->cfg.file, &nc, err, errlen, warn,
+	    sizeof(warn)) : config_load(s->cfg.file, &nc, err, errlen)) == -1) {
 		log_error("reload refused, keeping the running config: %s", err);
 		return -1;
 	}
+	if (warn[0])
+		log_warn("%s", warn);
 	if (strcmp(nc.control_socket, s->cfg.control_socket) != 0 ||
 	    strcmp(nc.pidfile, s->cfg.pidfile) != 0)
 		log_warn("reload: pidfile and control_socket changes need a restart");

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "mm2props.h"
 
 #define EX_FAIL        1
 #define EX_USAGE       64
@@ -27,7 +28,8 @@ usage(void)
 	    "commands:\n"
 	    "  status        flows and workers: state, pid, uptime, restarts, errors\n"
 	    "  reload        reload the configuration (like SIGHUP)\n"
-	    "  ping          check that the daemon answers\n");
+	    "  ping          check that the daemon answers\n"
+	    "  convert mm2.properties   print the equivalent kmirrord.conf (no daemon)\n");
 	exit(EX_USAGE);
 }
 
@@ -112,6 +114,35 @@ print_status_table(json_t *root)
 	}
 }
 
+/* convert: an MM2 mm2.properties printed as kmirrord.conf. Secrets from
+ * config providers stay references (env:NAME, file:/path); one that has
+ * no kmirrord.conf form is written as "********" and fails the command. */
+static int
+cmd_convert(const char *path)
+{
+	struct km_config cfg;
+	char err[16384], warn[16384];
+	int unconv = 0;
+
+	if (mm2props_load_flags(path, &cfg, err, sizeof(err), warn, sizeof(warn),
+	    MM2P_KEEP_REFS, &unconv) == -1) {
+		fprintf(stderr, "%s\n", err);
+		if (warn[0])
+			fprintf(stderr, "warning: %s\n", warn);
+		return EX_FAIL;
+	}
+	if (warn[0])
+		fprintf(stderr, "warning: %s\n", warn);
+	config_print_flags(&cfg, stdout, CONFIG_PRINT_CONVERT);
+	config_free(&cfg);
+	if (unconv) {
+		fprintf(stderr, "kmirrorctl: convert: %d secret%s could not be kept "
+		    "as a reference (see the warning)\n", unconv, unconv == 1 ? "" : "s");
+		return EX_FAIL;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -133,6 +164,11 @@ main(int argc, char **argv)
 	}
 	if (ai >= argc)
 		usage();
+	if (strcmp(argv[ai], "convert") == 0) {
+		if (ai + 2 != argc)
+			usage();
+		return cmd_convert(argv[ai + 1]);
+	}
 	for (int k = ai; k < argc; k++) {
 		if (strcmp(argv[k], "--json") == 0) {
 			json = 1;

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "mm2props.h"
 #include "sup.h"
 #include "worker.h"
 
@@ -29,8 +30,9 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: kmirrord [-d] [-n] [-v] [-c kmirrord.conf]\n"
+	    "usage: kmirrord [-d] [-n] [-v] [-c kmirrord.conf | -m mm2.properties]\n"
 	    "  -c FILE  configuration file (default /etc/kmirrord/kmirrord.conf)\n"
+	    "  -m FILE  run an MM2 dedicated-mode mm2.properties as it is\n"
 	    "  -d       stay in the foreground and log to stderr\n"
 	    "  -n       check the configuration and exit (0 valid, 1 invalid)\n"
 	    "  -v       with -n, print the effective configuration, secrets masked\n"
@@ -221,19 +223,20 @@ main(int argc, char **argv)
 {
 	const char *conf = "/etc/kmirrord/kmirrord.conf";
 	const char *role = NULL, *flow = NULL;
-	int check = 0, verbose = 0, index = 0, ch, report_fd = -1;
+	int check = 0, verbose = 0, index = 0, ch, report_fd = -1, mm2 = 0;
 	static const int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1 };
 	struct event *sev[6];
-	char err[16384];
+	char err[16384], warn[16384];
 	struct km_config cfg;
 
-	while ((ch = getopt(argc, argv, "c:dnvVx:f:i:h")) != -1) {
+	while ((ch = getopt(argc, argv, "c:m:dnvVx:f:i:h")) != -1) {
 		switch (ch) {
 		case 'V':
 			printf("kmirrord %s, librdkafka %s, libevent %s\n", KMIRROR_VERSION,
 			    rd_kafka_version_str(), event_get_version());
 			return 0;
-		case 'c': conf = optarg; break;
+		case 'c': conf = optarg; mm2 = 0; break;
+		case 'm': conf = optarg; mm2 = 1; break;
 		case 'd': sup.foreground = 1; break;
 		case 'n': check = 1; break;
 		case 'v': verbose = 1; break;
@@ -248,10 +251,14 @@ main(int argc, char **argv)
 	if (role)
 		return worker_main(role, flow, index);
 
-	if (config_load(conf, &cfg, err, sizeof(err)) == -1) {
+	warn[0] = '\0';
+	if ((mm2 ? mm2props_load(conf, &cfg, err, sizeof(err), warn, sizeof(warn)) :
+	    config_load(conf, &cfg, err, sizeof(err))) == -1) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	if (warn[0])
+		fprintf(stderr, "warning: %s\n", warn);
 	if (check) {
 		if (verbose)
 			config_print(&cfg, stdout);
@@ -272,6 +279,8 @@ main(int argc, char **argv)
 	log_set_ident("supervisor", "-");
 	log_configure(cfg.log_target < 0 ? (sup.foreground ? LOG_TO_STDERR :
 	    LOG_TO_SYSLOG) : cfg.log_target, cfg.log_file, cfg.log_level, cfg.log_json);
+	if (warn[0] && !sup.foreground)
+		log_warn("%s", warn);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	signal(SIGPIPE, SIG_IGN);
 
