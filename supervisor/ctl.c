@@ -33,6 +33,8 @@ ctl_slot_json(const struct slot *sl, int64_t now)
 	json_object_set_new(o, "restarts", json_integer(sl->rs.restarts));
 	json_object_set_new(o, "last_exit", json_string(sl->last_exit));
 	json_object_set_new(o, "last_error", json_string(sl->last_error));
+	json_object_set_new(o, "records_per_s", json_real(sl->records_per_s));
+	json_object_set_new(o, "bytes_per_s", json_real(sl->bytes_per_s));
 	for (size_t i = 0; i < sl->status.n; i++)
 		json_object_set_new(st, sl->status.items[i].key,
 		    json_string(sl->status.items[i].val));
@@ -56,7 +58,8 @@ ctl_status_json(struct sup *s)
 		struct sup_flow *fl = s->flows[i];
 		json_t *f = json_object(), *ws = json_array();
 		json_object_set_new(f, "name", json_string(fl->name));
-		json_object_set_new(f, "state", json_string(fl->removing ? "removing" : "active"));
+		json_object_set_new(f, "state", json_string(fl->removing ? "removing" :
+		    fl->paused ? "paused" : "active"));
 		if (fl->conf) {
 			json_object_set_new(f, "source", json_string(fl->conf->source));
 			json_object_set_new(f, "target", json_string(fl->conf->target));
@@ -86,13 +89,67 @@ ctl_result(int ok, const char *error)
 	return s;
 }
 
+/* "FLOW" or "FLOW/role/index": the flow and, for a worker, its slot. */
+static struct sup_flow *
+ctl_target(struct sup *s, const char *arg, struct slot **slp, char *err, size_t errlen)
+{
+	char name[512], role[32] = "";
+	const char *slash = strchr(arg, '/');
+	int index = 0;
+	struct sup_flow *fl;
+
+	*slp = NULL;
+	snprintf(name, sizeof(name), "%.*s", slash ? (int)(slash - arg) : (int)strlen(arg), arg);
+	if ((fl = flows_find(s, name)) == NULL) {
+		snprintf(err, errlen, "no flow \"%s\"", name);
+		return NULL;
+	}
+	if (slash == NULL)
+		return fl;
+	if (sscanf(slash + 1, "%31[a-z]/%d", role, &index) < 1 || sup_role_parse(role) < 0) {
+		snprintf(err, errlen, "a worker is FLOW/ROLE/INDEX, e.g. %s/source/0", name);
+		return NULL;
+	}
+	for (size_t j = 0; j < fl->nslots; j++)
+		if ((int)fl->slots[j]->role == sup_role_parse(role) && fl->slots[j]->index == index)
+			*slp = fl->slots[j];
+	if (*slp == NULL) {
+		snprintf(err, errlen, "flow %s has no %s worker %d", name, role, index);
+		return NULL;
+	}
+	return fl;
+}
+
 /* Run one request; returns a malloc'd JSON reply. */
 static char *
 ctl_handle(struct sup *s, char *line)
 {
-	char err[4096];
+	char err[4096], cmd[32] = "", arg[1024] = "";
+	struct sup_flow *fl;
+	struct slot *sl;
 
 	line[strcspn(line, "\r\n")] = '\0';
+	sscanf(line, "%31s %1023s", cmd, arg);
+	if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0 ||
+	    strcmp(cmd, "restart") == 0) {
+		if (arg[0] == '\0')
+			return ctl_result(0, "which flow (or FLOW/ROLE/INDEX for restart)?");
+		if ((fl = ctl_target(s, arg, &sl, err, sizeof(err))) == NULL)
+			return ctl_result(0, err);
+		if (strcmp(cmd, "restart") == 0) {
+			log_notice("restart of %s asked by kmirrorctl", arg);
+			for (size_t j = 0; j < fl->nslots; j++)
+				if (sl == NULL || fl->slots[j] == sl)
+					proc_restart_slot(fl->slots[j]);
+			return ctl_result(1, NULL);
+		}
+		if (sl)
+			return ctl_result(0, "pause and resume take a flow, not a worker");
+		fl->paused = strcmp(cmd, "pause") == 0;
+		log_notice("flow %s %s by kmirrorctl", fl->name, fl->paused ? "paused" : "resumed");
+		proc_send_flow(fl, fl->paused ? IPC_PAUSE : IPC_RESUME);
+		return ctl_result(1, NULL);
+	}
 	if (strcmp(line, "status") == 0)
 		return ctl_status_json(s);
 	if (strcmp(line, "reload") == 0) {

@@ -26,8 +26,11 @@ usage(void)
 	fprintf(stderr,
 	    "usage: kmirrorctl [-s socket | -c kmirrord.conf] [--json] command\n"
 	    "commands:\n"
-	    "  status        flows and workers: state, pid, uptime, restarts, errors\n"
+	    "  status        flows and workers: state, pid, uptime, restarts, rates, lag, errors\n"
 	    "  reload        reload the configuration (like SIGHUP)\n"
+	    "  pause FLOW    stop copying records of a flow (workers stay up)\n"
+	    "  resume FLOW   copy again\n"
+	    "  restart FLOW|FLOW/ROLE/INDEX   restart a flow's workers or one worker\n"
 	    "  ping          check that the daemon answers\n"
 	    "  convert mm2.properties   print the equivalent kmirrord.conf (no daemon)\n");
 	exit(EX_USAGE);
@@ -83,6 +86,13 @@ jstr(json_t *o, const char *k)
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
+static double
+jnum(json_t *st, const char *k)
+{
+	const char *v = jstr(st, k);
+	return *v ? strtod(v, NULL) : 0;
+}
+
 static void
 print_status_table(json_t *root)
 {
@@ -94,22 +104,37 @@ print_status_table(json_t *root)
 	    (long long)json_integer_value(json_object_get(root, "uptime_s")),
 	    jstr(root, "config"),
 	    json_is_true(json_object_get(root, "draining")) ? " (draining)" : "");
-	printf("%-20s %-11s %3s %-9s %8s %8s %8s  %s\n", "FLOW", "ROLE", "#", "STATE",
-	    "PID", "UPTIME", "RESTARTS", "LAST EXIT / ERROR");
+	printf("%-18s %-10s %2s %-8s %7s %6s %4s %5s %9s %9s %8s %5s  %s\n", "FLOW", "ROLE", "#",
+	    "STATE", "PID", "UP", "RST", "PARTS", "REC/S", "BYTES/S", "LAG", "DONE",
+	    "LAST EXIT / ERROR");
 	json_array_foreach(flows, i, f) {
 		json_array_foreach(json_object_get(f, "workers"), j, wk) {
-			json_t *pid = json_object_get(wk, "pid");
-			char pids[32] = "-", detail[1024];
+			json_t *pid = json_object_get(wk, "pid"), *st = json_object_get(wk, "status");
+			char pids[32] = "-", detail[1024], parts[16] = "-", lag[24] = "-",
+			    done[16] = "-", rps[24] = "-", bps[24] = "-";
 			if (json_is_integer(pid))
 				snprintf(pids, sizeof(pids), "%lld", (long long)json_integer_value(pid));
+			if (*jstr(st, "partitions_owned")) {
+				double rec = jnum(st, "records"), lg = jnum(st, "lag");
+				snprintf(parts, sizeof(parts), "%s", jstr(st, "partitions_owned"));
+				snprintf(lag, sizeof(lag), "%.0f", lg);
+				snprintf(done, sizeof(done), "%.0f%%", rec + lg > 0 ?
+				    100.0 * rec / (rec + lg) : 100.0);
+				snprintf(rps, sizeof(rps), "%.0f", json_real_value(
+				    json_object_get(wk, "records_per_s")));
+				snprintf(bps, sizeof(bps), "%.0f", json_real_value(
+				    json_object_get(wk, "bytes_per_s")));
+			}
 			snprintf(detail, sizeof(detail), "%s%s%s", jstr(wk, "last_exit"),
 			    *jstr(wk, "last_exit") && *jstr(wk, "last_error") ? "; " : "",
 			    jstr(wk, "last_error"));
-			printf("%-20s %-11s %3lld %-9s %8s %7llds %8lld  %s\n", jstr(f, "name"),
-			    jstr(wk, "role"), (long long)json_integer_value(json_object_get(wk, "index")),
-			    jstr(wk, "state"), pids,
-			    (long long)json_integer_value(json_object_get(wk, "uptime_s")),
-			    (long long)json_integer_value(json_object_get(wk, "restarts")), detail);
+			printf("%-18s %-10s %2lld %-8s %7s %5llds %4lld %5s %9s %9s %8s %5s  %s\n",
+			    jstr(f, "name"), jstr(wk, "role"),
+			    (long long)json_integer_value(json_object_get(wk, "index")),
+			    strcmp(jstr(f, "state"), "paused") == 0 ? "paused" : jstr(wk, "state"),
+			    pids, (long long)json_integer_value(json_object_get(wk, "uptime_s")),
+			    (long long)json_integer_value(json_object_get(wk, "restarts")), parts,
+			    rps, bps, lag, done, detail);
 		}
 	}
 }
@@ -177,8 +202,17 @@ main(int argc, char **argv)
 		snprintf(req + strlen(req), sizeof(req) - strlen(req), "%s%s",
 		    req[0] ? " " : "", argv[k]);
 	}
-	if (strcmp(argv[ai], "status") != 0 && strcmp(argv[ai], "reload") != 0 &&
-	    strcmp(argv[ai], "ping") != 0) {
+	static const char *const cmds[] = { "status", "reload", "ping", "pause", "resume",
+		"restart", NULL };
+	int known = 0;
+	for (int c = 0; cmds[c]; c++)
+		known |= strcmp(argv[ai], cmds[c]) == 0;
+	if ((strcmp(argv[ai], "pause") == 0 || strcmp(argv[ai], "resume") == 0 ||
+	    strcmp(argv[ai], "restart") == 0) && ai + 1 >= argc) {
+		fprintf(stderr, "kmirrorctl: %s needs a flow\n", argv[ai]);
+		usage();
+	}
+	if (!known) {
 		fprintf(stderr, "kmirrorctl: unknown command \"%s\"\n", argv[ai]);
 		usage();
 	}

@@ -208,6 +208,8 @@ proc_on_msg(struct ipc_channel *ch, const struct ipc_hdr *h,
 			break;
 		}
 		proc_send_config(sl);
+		if (sl->flow->paused)
+			ipc_channel_send(sl->ch, IPC_PAUSE, NULL);
 		break;
 	case IPC_READY:
 		if (sl->state == SLOT_STARTING)
@@ -218,13 +220,26 @@ proc_on_msg(struct ipc_channel *ch, const struct ipc_hdr *h,
 		    kvl_get(&l, "detail") ? ": " : "",
 		    kvl_get(&l, "detail") ? kvl_get(&l, "detail") : "");
 		break;
-	case IPC_STATUS:
+	case IPC_STATUS: {
+		long long rec, byt;
 		kvl_free(&sl->status);
 		sl->status = l;
 		memset(&l, 0, sizeof(l));
+		if (kvl_get_ll(&sl->status, "records", &rec) == 0 &&
+		    kvl_get_ll(&sl->status, "bytes", &byt) == 0) {
+			int64_t dt = sl->last_msg_at - sl->prev_status_at;
+			if (sl->prev_status_at && dt > 0 && rec >= sl->prev_records) {
+				sl->records_per_s = (rec - sl->prev_records) * 1000.0 / dt;
+				sl->bytes_per_s = (byt - sl->prev_bytes) * 1000.0 / dt;
+			}
+			sl->prev_records = (double)rec;
+			sl->prev_bytes = (double)byt;
+			sl->prev_status_at = sl->last_msg_at;
+		}
 		if ((v = kvl_get(&sl->status, "last_error")) != NULL && *v)
 			snprintf(sl->last_error, sizeof(sl->last_error), "%s", v);
 		break;
+	}
 	case IPC_FATAL: {
 		long long code = EX_CONFIG;
 		kvl_get_ll(&l, "exit_code", &code);
@@ -321,7 +336,21 @@ proc_exited(struct slot *sl, int status)
 	}
 	sl->pid = 0;
 	kvl_free(&sl->status);
+	sl->prev_status_at = 0;
+	sl->records_per_s = sl->bytes_per_s = 0;
 
+	if (sl->restart_now && !s->draining && !sl->flow->removing) {
+		/* asked for by the operator: not a failure, no backoff */
+		sl->restart_now = 0;
+		log_info("%s worker %d of flow %s restarted on request (%s)",
+		    sup_role_names[sl->role], sl->index, sl->flow->name, sl->last_exit);
+		sl->rs.restarts++;
+		if (proc_spawn(sl) == -1) {
+			sl->state = SLOT_BACKOFF;
+			proc_schedule(sl, 1000);
+		}
+		return;
+	}
 	if (sl->state == SLOT_STOPPING || s->draining) {
 		log_info("%s worker %d of flow %s stopped (%s)", sup_role_names[sl->role],
 		    sl->index, sl->flow->name, sl->last_exit);
@@ -434,6 +463,33 @@ proc_clear_failed(struct sup *s)
 				proc_schedule(sl, 1000);
 			}
 		}
+}
+
+/* kmirrorctl restart: a clean stop and an immediate respawn. */
+void
+proc_restart_slot(struct slot *sl)
+{
+	if (sl->pid > 0) {
+		sl->restart_now = 1;
+		sl->state = SLOT_STOPPING;
+		kill(sl->pid, SIGTERM);
+		return;
+	}
+	if (sl->timer)
+		event_del(sl->timer);
+	restart_reset(&sl->rs, &sl->flow->sup->cfg.restart);
+	if (proc_spawn(sl) == -1) {
+		sl->state = SLOT_BACKOFF;
+		proc_schedule(sl, 1000);
+	}
+}
+
+void
+proc_send_flow(struct sup_flow *fl, uint32_t type)
+{
+	for (size_t j = 0; j < fl->nslots; j++)
+		if (fl->slots[j]->ch)
+			ipc_channel_send(fl->slots[j]->ch, type, NULL);
 }
 
 void

@@ -63,12 +63,17 @@ struct slot {
 	int64_t              spawned_at;
 	int64_t              last_msg_at;
 	int                  hung;		/* we killed it for silence */
+	int                  restart_now;	/* operator asked: respawn at once */
 	int                  exit_code;		/* from FATAL, if sent */
 	struct restart_state rs;
 	struct event        *timer;		/* backoff / cooldown */
 	char                 last_exit[128];
 	char                 last_error[512];
 	struct kvl           status;		/* last STATUS */
+	double               records_per_s;	/* between the last two STATUS */
+	double               bytes_per_s;
+	double               prev_records, prev_bytes;
+	int64_t              prev_status_at;
 };
 
 struct sup_flow {
@@ -80,6 +85,7 @@ struct sup_flow {
 	struct slot         **slots;
 	size_t                nslots;
 	int                   removing;		/* drop when all slots stopped */
+	int                   paused;		/* kmirrorctl pause */
 };
 
 struct sup {
@@ -112,6 +118,8 @@ void proc_clear_failed(struct sup *s);
 int  proc_alive(const struct slot *sl);
 void proc_schedule(struct slot *sl, int64_t ms);
 void proc_send_all(struct sup *s, uint32_t type);
+void proc_restart_slot(struct slot *sl);
+void proc_send_flow(struct sup_flow *fl, uint32_t type);
 
 /* flows.c */
 int  flows_apply(struct sup *s, struct km_config *newcfg, int initial);

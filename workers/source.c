@@ -25,6 +25,7 @@
 #include "offsync.h"
 #include "policy.h"
 #include "shard.h"
+#include "topicsync.h"
 #include "worker.h"
 
 #define SRC_BATCH        2048
@@ -142,6 +143,7 @@ struct src {
 	struct event       *loaded_ev;
 	int                 draining;
 	int                 remote_rf;	/* resolved replication factor */
+	struct topicsync   *tsync;	/* config and ACL sync, with shard 0 */
 	/* counters */
 	long long           records, bytes, txn_commits, txn_aborts, offset_gaps;
 	long long           syncs_sent, syncs_failed;
@@ -666,6 +668,8 @@ src_shard_take(struct src *s, int id)
 	sh->progress_rkt = rd_kafka_topic_new(kclient_rk(sh->prod), s->progress_topic, NULL);
 	s->nowned++;
 	log_info("took shard %d of flow %s (transactional.id %s)", id, s->w->flow.name, txid);
+	if (id == 0 && s->tsync == NULL)	/* one topic sync per flow */
+		s->tsync = topicsync_new(s->w, &s->pol, &s->filt, &s->cfg_exclude);
 	event_active(s->init_ev, EV_TIMEOUT, 0);
 }
 
@@ -701,6 +705,10 @@ src_shard_drop(struct src *s, int id, int lost)
 
 	if (sh == NULL)
 		return;
+	if (id == 0) {
+		topicsync_free(s->tsync);
+		s->tsync = NULL;
+	}
 	if (sh->state == SH_ACTIVE && !lost) {
 		/* hand over cleanly: finish the open transaction, bounded */
 		for (int i = 0; i < 50 && src_shard_finish(s, sh) == 1; i++)
@@ -1495,6 +1503,7 @@ src_status(struct worker *w, struct evbuffer *b)
 	kvl_putf(b, "offset_gaps", "%lld", s->offset_gaps);
 	kvl_putf(b, "offset_syncs", "%lld", s->syncs_sent);
 	kvl_put(b, "topics_failed", failed);
+	topicsync_status(s->tsync, b);
 	{
 		/* cumulative buckets, Prometheus style: "le:count,...;sum" */
 		char h[512] = "";
@@ -1564,10 +1573,22 @@ src_destroy(struct worker *w)
 	w->data = NULL;
 }
 
+/* Paused: stop taking records (the consumer's queue fills and librdkafka
+ * stops fetching); resumed: pump again. Transactions keep committing. */
+static void
+src_pause(struct worker *w, int paused)
+{
+	struct src *s = w->data;
+
+	if (!paused)
+		event_active(s->pump, EV_READ, 0);
+}
+
 const struct worker_role source_role = {
 	.name = "source",
 	.start = src_start,
 	.stop = src_stop,
+	.pause = src_pause,
 	.status = src_status,
 	.destroy = src_destroy,
 };

@@ -256,6 +256,7 @@ worker_on_msg(struct ipc_channel *ch, const struct ipc_hdr *h,
 	case IPC_PAUSE:
 	case IPC_RESUME:
 		w->paused = h->type == IPC_PAUSE;
+		log_info("%s by the supervisor", w->paused ? "paused" : "resumed");
 		if (w->configured && w->role->pause)
 			w->role->pause(w, w->paused);
 		worker_set_state(w, w->paused ? "paused" : "running");
