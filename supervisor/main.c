@@ -311,6 +311,19 @@ main(int argc, char **argv)
 		report_start(&report_fd, '1');
 		return 1;
 	}
+	{
+		const char *own[] = { cfg.pidfile, cfg.control_socket, NULL };
+		if (privdrop(cfg.user, cfg.group, own, err, sizeof(err)) == -1) {
+			log_error("%s", err);
+			metrics_close(&sup);
+			ctl_close(&sup);
+			pidfile_remove(cfg.pidfile);
+			report_start(&report_fd, '1');
+			return 1;
+		}
+		if (cfg.user && *cfg.user)
+			log_notice("running as user %s", cfg.user);
+	}
 	char *pidpath = strdup(cfg.pidfile);
 	log_notice("kmirrord %s started, pid %d, %zu flows", cfg.file, (int)getpid(),
 	    cfg.nflows);

@@ -131,6 +131,10 @@ void flows_drain_step(struct sup *s);
 int  flows_reload(struct sup *s, char *err, size_t errlen);
 void sup_free(struct sup *s);
 
+/* privdrop.c */
+int  privdrop(const char *user, const char *group, const char *const *own,
+         char *err, size_t errlen);
+
 /* metrics.c */
 int  metrics_listen(struct sup *s, const char *addr);
 void metrics_close(struct sup *s);

@@ -225,3 +225,20 @@ def test_kmirrorctl_daemon_down(tmp_path):
     assert r.returncode == 69 and "cannot reach kmirrord" in r.stderr
     r = subprocess.run([kmd.KMIRRORCTL, "frobnicate"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 64
+
+
+def test_privilege_drop(kmirrord, run_dir, cluster_a, cluster_b):
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    k = simple(kmirrord, run_dir, cluster_a, cluster_b, "priv",
+               global_extra='  user = "nobody";')
+    os.chmod(k.dir, 0o777)    # the pidfile and socket directory
+    k.start()
+    for pid in k.tree():
+        with open("/proc/%d/status" % pid) as f:
+            uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
+        assert all(int(u) == nobody.pw_uid for u in uids), (pid, uids)
+    assert os.stat(k.sock).st_uid == nobody.pw_uid
+    assert oct(os.stat(k.sock).st_mode & 0o777) == "0o600"
+    assert "running as user nobody" in k.log_text()
+    k.stop()
