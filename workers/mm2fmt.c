@@ -3,6 +3,7 @@
  * records (see mm2fmt.h for the layouts).
  */
 #include <string.h>
+#include <jansson.h>
 
 #include "mm2fmt.h"
 
@@ -330,4 +331,48 @@ mm2_offset_sync_decode(const void *key, size_t keylen, const void *val,
 	if (mm2_offset_sync_key_decode(key, keylen, out) == -1)
 		return -1;
 	return mm2_offset_sync_value_decode(val, vallen, out);
+}
+
+/* See mm2fmt.h: MM2's Connect offsets, read when taking over from MM2. */
+int
+mm2_connect_offset_decode(const void *key, size_t keylen, const void *val,
+    size_t vallen, const char *source_alias, char *topic, size_t topiccap,
+    int32_t *partition, int64_t *next)
+{
+	json_error_t jerr;
+	json_t *k, *v = NULL, *part, *t, *c, *off;
+	int rc = -1;
+
+	if (key == NULL || (k = json_loadb(key, keylen, 0, &jerr)) == NULL)
+		return -1;
+	if (!json_is_array(k) || json_array_size(k) != 2 ||
+	    !json_is_string(json_array_get(k, 0)) ||
+	    !json_is_object(part = json_array_get(k, 1)))
+		goto out;
+	rc = 0;
+	if (strcmp(json_string_value(json_array_get(k, 0)), "MirrorSourceConnector") != 0 ||
+	    !json_is_string(c = json_object_get(part, "cluster")) ||
+	    strcmp(json_string_value(c), source_alias) != 0)
+		goto out;
+	rc = -1;
+	if (!json_is_string(t = json_object_get(part, "topic")) ||
+	    !json_is_integer(json_object_get(part, "partition")) ||
+	    strlen(json_string_value(t)) >= topiccap)
+		goto out;
+	strcpy(topic, json_string_value(t));
+	*partition = (int32_t)json_integer_value(json_object_get(part, "partition"));
+	if (val == NULL) {
+		*next = -1;
+		rc = 1;
+		goto out;
+	}
+	if ((v = json_loadb(val, vallen, 0, &jerr)) == NULL ||
+	    !json_is_integer(off = json_object_get(v, "offset")))
+		goto out;
+	*next = json_integer_value(off) + 1;
+	rc = 1;
+out:
+	json_decref(k);
+	json_decref(v);
+	return rc;
 }

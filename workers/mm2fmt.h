@@ -100,4 +100,17 @@ int	mm2_offset_sync_value_decode(const void *val, size_t vallen,
 int	mm2_offset_sync_decode(const void *key, size_t keylen, const void *val,
 	    size_t vallen, struct mm2_offset_sync *out);
 
+/*
+ * MM2's own progress in dedicated mode: a record of the Connect offsets topic
+ * (mm2-offsets.<S>.internal), key ["MirrorSourceConnector",{"cluster":S,
+ * "partition":P,"topic":T}], value {"offset":N} (N = last replicated
+ * upstream offset) or null (deleted). Returns 1 and fills topic, partition
+ * and *next (N + 1, or -1 for a deleted entry) for a source-connector record
+ * of `source_alias`, 0 for any other record, -1 for one that is not JSON of
+ * that shape.
+ */
+int	mm2_connect_offset_decode(const void *key, size_t keylen, const void *val,
+	    size_t vallen, const char *source_alias, char *topic, size_t topiccap,
+	    int32_t *partition, int64_t *next);
+
 #endif

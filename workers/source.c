@@ -129,6 +129,9 @@ struct src {
 	int                 internal_pending;	/* internal topics being created */
 	int                 subscribed;
 	struct hmap         progress;	/* "t/p" -> int64_t* */
+	struct hmap         mm2_progress;	/* MM2's own, for a takeover */
+	char                mm2_offsets_topic[300];
+	int                 load_pending;	/* partitions not read to the end */
 	struct kclient     *loader;
 	int                 loading;
 	int                 load_again;
@@ -803,52 +806,63 @@ src_loader_done_cb(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < s->tasks; i++)
 		if (s->shards[i] && s->shards[i]->state == SH_LOADING)
 			s->shards[i]->state = SH_ACTIVE;
-	log_info("progress read: %zu partitions known; %d shards owned", s->progress.n,
-	    s->nowned);
+	log_info("progress read: %zu partitions known (%zu from MirrorMaker 2); %d shards "
+	    "owned", s->progress.n, s->mm2_progress.n, s->nowned);
 	src_refresh(s);
 }
 
+static void
+src_progress_put(struct hmap *m, const char *topic, int32_t p, int64_t next)
+{
+	char key[320];
+	int64_t *v;
+
+	shard_progress_key(key, sizeof(key), topic, p);
+	if (next < 0) {
+		free(hmap_del(m, key));
+		return;
+	}
+	if ((v = hmap_get(m, key)) == NULL) {
+		v = malloc(sizeof(*v));
+		hmap_put(m, key, v);
+	}
+	*v = next;
+}
+
+/* Records of our progress topic and of MM2's Connect offsets topic; the
+ * read is over when every assigned partition reached its end. */
 static void
 src_loader_event(struct kclient *kc, rd_kafka_event_t *ev, void *arg)
 {
 	struct src *s = arg;
 	const rd_kafka_message_t *m;
-	char topic[300], key[320];
+	char topic[300];
 	int32_t p;
 	int64_t next;
-	int done = 0;
 
 	(void)kc;
 	if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_ERROR &&
 	    rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-		event_active(s->loaded_ev, EV_TIMEOUT, 0);
+		if (--s->load_pending <= 0)
+			event_active(s->loaded_ev, EV_TIMEOUT, 0);
 		return;
 	}
 	if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_FETCH)
 		return;
 	while ((m = rd_kafka_event_message_next(ev)) != NULL) {
-		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			done = 1;
-			continue;
-		}
 		if (m->err) {
-			worker_error(s->w, "reading %s: %s", s->progress_topic,
+			worker_error(s->w, "reading the progress of %s: %s", s->w->flow.name,
 			    rd_kafka_message_errstr(m));
 			continue;
 		}
-		if (shard_progress_parse(m->key, m->key_len, m->payload, m->len, topic,
-		    sizeof(topic), &p, &next) == -1)
-			continue;
-		shard_progress_key(key, sizeof(key), topic, p);
-		int64_t *v = hmap_get(&s->progress, key);
-		if (v == NULL) {
-			v = malloc(sizeof(*v));
-			hmap_put(&s->progress, key, v);
-		}
-		*v = next;
+		if (strcmp(rd_kafka_topic_name(m->rkt), s->progress_topic) == 0) {
+			if (shard_progress_parse(m->key, m->key_len, m->payload, m->len, topic,
+			    sizeof(topic), &p, &next) == 0)
+				src_progress_put(&s->progress, topic, p, next);
+		} else if (mm2_connect_offset_decode(m->key, m->key_len, m->payload, m->len,
+		    s->w->src.alias, topic, sizeof(topic), &p, &next) == 1)
+			src_progress_put(&s->mm2_progress, topic, p, next);
 	}
-	if (done)
-		event_active(s->loaded_ev, EV_TIMEOUT, 0);
 }
 
 /* Read the whole progress topic (read_committed, so only what committed
@@ -870,9 +884,22 @@ src_load_progress(struct src *s)
 	/* KC_F_GROUP: fetched messages arrive as FETCH events on our queue */
 	s->loader = kclient_new(s->w, RD_KAFKA_CONSUMER, &s->w->dst, KM_SCOPE_CONSUMER,
 	    "progress", extra, KC_F_GROUP, src_loader_event, s);
-	l = rd_kafka_topic_partition_list_new(1);
+	l = rd_kafka_topic_partition_list_new(32);
 	rd_kafka_topic_partition_list_add(l, s->progress_topic, 0)->offset =
 	    RD_KAFKA_OFFSET_BEGINNING;
+	/* MM2 replicated this flow before? Its Connect offsets tell where it
+	 * stopped, for partitions we have no progress of our own for. */
+	const struct rd_kafka_metadata *md = NULL;
+	if (rd_kafka_metadata(kclient_rk(s->member), 1, NULL, &md, SRC_META_TIMEOUT) == 0) {
+		for (int i = 0; i < md->topic_cnt; i++)
+			if (strcmp(md->topics[i].topic, s->mm2_offsets_topic) == 0 &&
+			    !md->topics[i].err)
+				for (int p = 0; p < md->topics[i].partition_cnt; p++)
+					rd_kafka_topic_partition_list_add(l, s->mm2_offsets_topic,
+					    p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_metadata_destroy(md);
+	}
+	s->load_pending = l->cnt;
 	rd_kafka_assign(kclient_rk(s->loader), l);
 	rd_kafka_topic_partition_list_destroy(l);
 }
@@ -1032,6 +1059,11 @@ src_start_offset(struct src *s, struct src_part *sp)
 	shard_progress_key(key, sizeof(key), sp->t->name, sp->p);
 	if ((v = hmap_get(&s->progress, key)) != NULL)
 		return *v;
+	if ((v = hmap_get(&s->mm2_progress, key)) != NULL) {
+		log_notice("%s [%d]: taking over from MirrorMaker 2 at offset %" PRId64,
+		    sp->t->name, sp->p, *v);
+		return *v;
+	}
 	return FLOW_INT(&s->w->flow, FS_AUTO_OFFSET_RESET) == 0 ?
 	    RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
 }
@@ -1382,6 +1414,8 @@ src_start(struct worker *w)
 	    w->src.alias);
 	snprintf(s->progress_topic, sizeof(s->progress_topic),
 	    "kmirror-progress.%s.internal", w->src.alias);
+	snprintf(s->mm2_offsets_topic, sizeof(s->mm2_offsets_topic), "mm2-offsets.%s.internal",
+	    w->src.alias);
 	policy_offset_syncs_topic(&s->pol, FLOW_INT(f, FS_OFFSET_SYNCS_LOCATION) ==
 	    KM_LOC_SOURCE ? w->dst.alias : w->src.alias, s->syncs_topic,
 	    sizeof(s->syncs_topic));
@@ -1557,6 +1591,7 @@ src_destroy(struct worker *w)
 	/* consumed messages reference the consumer: gone before it */
 	hmap_free(&s->topics, src_topic_free);
 	hmap_free(&s->progress, free);
+	hmap_free(&s->mm2_progress, free);
 	kclient_destroy(s->syncp);
 	kclient_destroy(s->member);
 	kclient_destroy(s->cons);

@@ -355,6 +355,42 @@ test_capacity(void)
 	    "metadata-6"), sizeof(cp_val));
 }
 
+/* MM2's Connect offsets records (mm2-facts section 1.7), read on takeover. */
+static void
+test_connect_offsets(void)
+{
+	const char *k = "[\"MirrorSourceConnector\",{\"cluster\":\"A\",\"partition\":3,"
+	    "\"topic\":\"orders\"}]";
+	const char *v = "{\"offset\":1234}";
+	char topic[64];
+	int32_t p = -1;
+	int64_t next = 0;
+
+	T_EQ_INT(mm2_connect_offset_decode(k, strlen(k), v, strlen(v), "A", topic,
+	    sizeof(topic), &p, &next), 1);
+	T_EQ_STR(topic, "orders");
+	T_EQ_INT(p, 3);
+	T_EQ_INT(next, 1235);		/* MM2 stores the last replicated offset */
+	/* another source cluster, another connector: not ours */
+	T_EQ_INT(mm2_connect_offset_decode(k, strlen(k), v, strlen(v), "B", topic,
+	    sizeof(topic), &p, &next), 0);
+	const char *ck = "[\"MirrorCheckpointConnector\",{\"partition\":0,\"topic\":\"A.x\","
+	    "\"group\":\"g\"}]";
+	T_EQ_INT(mm2_connect_offset_decode(ck, strlen(ck), v, strlen(v), "A", topic,
+	    sizeof(topic), &p, &next), 0);
+	/* a deleted entry */
+	T_EQ_INT(mm2_connect_offset_decode(k, strlen(k), NULL, 0, "A", topic, sizeof(topic),
+	    &p, &next), 1);
+	T_EQ_INT(next, -1);
+	/* garbage */
+	T_EQ_INT(mm2_connect_offset_decode("[1,", 3, v, strlen(v), "A", topic, sizeof(topic),
+	    &p, &next), -1);
+	T_EQ_INT(mm2_connect_offset_decode(k, strlen(k), "{}", 2, "A", topic, sizeof(topic),
+	    &p, &next), -1);
+	T_EQ_INT(mm2_connect_offset_decode(k, strlen(k), v, strlen(v), "A", topic, 4, &p,
+	    &next), -1);
+}
+
 int
 main(void)
 {
@@ -367,5 +403,6 @@ main(void)
 	T_RUN(test_other_version);
 	T_RUN(test_bad_strings);
 	T_RUN(test_capacity);
+	T_RUN(test_connect_offsets);
 	return T_DONE();
 }
