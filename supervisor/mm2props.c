@@ -1015,10 +1015,17 @@ m2_stores(struct m2 *m, struct m2cl *cl, int scope, struct km_props *out,
 			if (pw)
 				m2_add(m, out, "ssl.keystore.password", "ssl.keystore.password",
 				    pw, l_pw, where);
-			if (keypw && (!pw || strcmp(keypw, pw) != 0))
-				m2_error(m, l_kp, "ssl.key.password differs from "
-				    "ssl.keystore.password: librdkafka opens a PKCS12 key store "
-				    "and its key with one password");
+			if (keypw) {
+				char *a = m2_resolve(m, keypw, l_kp, "ssl.key.password", NULL);
+				char *b = pw ? m2_resolve(m, pw, l_pw, "ssl.keystore.password",
+				    NULL) : NULL;
+				if (a && (!b || strcmp(a, b) != 0))
+					m2_error(m, l_kp, "ssl.key.password differs from "
+					    "ssl.keystore.password (%s): librdkafka opens a PKCS12 "
+					    "key store and its key with one password", where);
+				free_secret(a);
+				free_secret(b);
+			}
 		} else if (k == STORE_JKS || k == STORE_JCEKS)
 			m2_jks_error(m, l_loc, "ssl.keystore.location", path, 0);
 		else if (k == STORE_OTHER)

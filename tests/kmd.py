@@ -107,11 +107,14 @@ def processes_with_conf(path):
 
 
 class Kmirrord:
-    def __init__(self, run_dir, name, text, env=None):
+    def __init__(self, run_dir, name, text, env=None, mm2=False):
+        """mm2=True: text is an MM2 mm2.properties, run with -m."""
         self.name = name
         self.dir = os.path.join(run_dir, name)
         os.makedirs(self.dir, exist_ok=True)
-        self.conf = os.path.join(self.dir, "kmirrord.conf")
+        self.mm2 = mm2
+        self.conf_flag = "-m" if mm2 else "-c"
+        self.conf = os.path.join(self.dir, "mm2.properties" if mm2 else "kmirrord.conf")
         self.sock = os.path.join(self.dir, "kmirrord.sock")
         self.log = os.path.join(self.dir, "kmirrord.log")
         self.env = dict(os.environ, **(env or {}))
@@ -125,13 +128,13 @@ class Kmirrord:
 
     def check(self):
         """kmirrord -n: (exit code, output)."""
-        r = subprocess.run([KMIRRORD, "-n", "-c", self.conf], capture_output=True,
+        r = subprocess.run([KMIRRORD, "-n", self.conf_flag, self.conf], capture_output=True,
                            text=True, env=self.env, timeout=30)
         return r.returncode, r.stdout + r.stderr
 
     def start(self, wait_running=True, timeout=30):
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([KMIRRORD, "-d", "-c", self.conf],
+        self.proc = subprocess.Popen([KMIRRORD, "-d", self.conf_flag, self.conf],
                                      stdout=self.logf, stderr=subprocess.STDOUT,
                                      env=self.env)
         wait_until(lambda: self.ping(), timeout=10, interval=0.05,
