@@ -117,11 +117,12 @@ struct topicsync {
 	char          acl_round_failed[TS_STATUS_MAX];
 	char          acl_round_skipped[256];
 	int           acl_round_created;
-	int           acl_marker_src, acl_marker_dst, acl_marker_create;
+	int           acl_marker_src, acl_marker_dst, acl_marker_create, acl_marker_auth;
 };
 
 static void ts_cfg_finish(struct topicsync *ts);
 static void ts_acl_finish(struct topicsync *ts);
+static void ts_acl_check_authorizer(struct topicsync *ts);
 
 /* ---------------------------------------------------------------- rules */
 
@@ -341,6 +342,7 @@ ts_cfg_start(struct topicsync *ts)
 	const char **sn = NULL, **rn = NULL;
 	size_t n = 0;
 	char remote[512], why[256] = "";
+	int64_t t0 = worker_now_ms();
 
 	if ((err = rd_kafka_metadata(kclient_rk(ts->src), 1, NULL, &ms, TS_META_TIMEOUT)))
 		snprintf(why, sizeof(why), "cannot list the topics of %s: %s", ts->w->src.alias,
@@ -359,7 +361,9 @@ ts_cfg_start(struct topicsync *ts)
 	}
 	ts->cfg_list_err[0] = '\0';
 	ts->cfg_state = TS_RUNNING;
-	ts->cfg_started = worker_now_ms();
+	log_debug("topic config sync: both clusters listed in %lld ms",
+	    (long long)(worker_now_ms() - t0));
+	ts->cfg_started = t0;
 	for (int i = 0; i < mt->topic_cnt; i++)
 		if (!mt->topics[i].err)
 			hmap_put(&tgt, mt->topics[i].topic, &mt->topics[i]);
@@ -772,6 +776,60 @@ ts_acl_describe_failed(struct topicsync *ts, rd_kafka_event_t *ev, const char *a
 	ts_acl_finish(ts);
 }
 
+/*
+ * No topic ACL at all on the source: is there an authorizer? librdkafka
+ * (2.0.2 and later) drops the error code of a DescribeAcls response, so
+ * SECURITY_DISABLED looks like "no ACLs"; a broker's
+ * authorizer.class.name tells.
+ */
+static void
+ts_acl_check_authorizer(struct topicsync *ts)
+{
+	rd_kafka_t *rk = kclient_rk(ts->src);
+	int32_t id = rd_kafka_controllerid(rk, 0);
+	char name[16], err[256];
+
+	if (id < 0) {
+		ts_acl_finish(ts);
+		return;
+	}
+	snprintf(name, sizeof(name), "%d", (int)id);
+	rd_kafka_ConfigResource_t *r = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, name);
+	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk,
+	    RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	rd_kafka_AdminOptions_set_request_timeout(o, TS_REQ_TIMEOUT, err, sizeof(err));
+	rd_kafka_AdminOptions_set_opaque(o, &ts->acl_marker_auth);
+	rd_kafka_DescribeConfigs(rk, &r, 1, o, kclient_queue(ts->src));
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_ConfigResource_destroy(r);
+}
+
+static void
+ts_acl_on_authorizer(struct topicsync *ts, rd_kafka_event_t *ev)
+{
+	const rd_kafka_DescribeConfigs_result_t *res = rd_kafka_event_DescribeConfigs_result(ev);
+	const rd_kafka_ConfigResource_t **rs;
+	size_t n = 0, ne = 0;
+
+	rs = res ? rd_kafka_DescribeConfigs_result_resources(res, &n) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		const rd_kafka_ConfigEntry_t **es = rd_kafka_ConfigResource_configs(rs[i], &ne);
+		for (size_t j = 0; j < ne; j++) {
+			const char *v = rd_kafka_ConfigEntry_value(es[j]);
+			if (strcmp(rd_kafka_ConfigEntry_name(es[j]), "authorizer.class.name") != 0 ||
+			    (v && *v))
+				continue;
+			snprintf(ts->acl_round_skipped, sizeof(ts->acl_round_skipped),
+			    "no authorizer on %s", ts->w->src.alias);
+			if (strcmp(ts->acl_round_skipped, ts->acls_skipped) != 0)
+				log_notice("topic ACL sync %s->%s skipped: no authorizer on %s "
+				    "(authorizer.class.name is empty)", ts->w->src.alias,
+				    ts->w->dst.alias, ts->w->src.alias);
+		}
+	}
+	ts_acl_finish(ts);
+}
+
 /* The source's topic ACLs: keep what MM2 keeps, then look at the target. */
 static void
 ts_acl_on_source(struct topicsync *ts, rd_kafka_event_t *ev)
@@ -798,6 +856,10 @@ ts_acl_on_source(struct topicsync *ts, rd_kafka_event_t *ev)
 		a.op = op;
 		if (ts_acl_want(ts, &a) == -1)
 			break;
+	}
+	if (n == 0) {
+		ts_acl_check_authorizer(ts);
+		return;
 	}
 	if (ts->nwant == 0) {
 		ts_acl_finish(ts);
@@ -878,6 +940,14 @@ ts_acl_on_created(struct topicsync *ts, rd_kafka_event_t *ev)
 		const rd_kafka_error_t *e = i < n ? rd_kafka_acl_result_error(rs[i]) : NULL;
 		const char *why = rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev) :
 		    i >= n ? "no result" : e ? rd_kafka_error_string(e) : NULL;
+		if (e && rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_SECURITY_DISABLED) {
+			snprintf(ts->acl_round_skipped, sizeof(ts->acl_round_skipped),
+			    "no authorizer on %s", ts->w->dst.alias);
+			if (i == 0 && strcmp(ts->acl_round_skipped, ts->acls_skipped) != 0)
+				log_notice("topic ACL sync %s->%s skipped: no authorizer on %s (%s)",
+				    ts->w->src.alias, ts->w->dst.alias, ts->w->dst.alias, why);
+			continue;
+		}
 		if (why) {
 			if (strstr(ts->acls_failed, key) == NULL)
 					log_warn("topic ACL sync: cannot create %s on %s: %s", key,
@@ -950,6 +1020,8 @@ ts_on_event(struct kclient *kc, rd_kafka_event_t *ev, void *arg)
 	case RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT:
 		if (op == &ts->cfg_marker_src || op == &ts->cfg_marker_dst)
 			ts_cfg_on_describe(ts, ev, op == &ts->cfg_marker_src);
+		else if (op == &ts->acl_marker_auth && ts->acl_state == TS_RUNNING)
+			ts_acl_on_authorizer(ts, ev);
 		break;
 	case RD_KAFKA_EVENT_ALTERCONFIGS_RESULT:
 #if TS_INCREMENTAL

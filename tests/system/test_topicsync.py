@@ -8,6 +8,8 @@ Kafka with the StandardAuthorizer on:
   uses with librdkafka 2.0.2 replaces the whole set);
 - ACLs: literal topic ACLs are copied (ALLOW WRITE dropped, ALLOW ALL as
   READ, DENY kept); prefixed ones are not; target ACLs are never deleted;
+- no authorizer on the source: ACL sync is skipped, said once in the log
+  and in STATUS, while config sync goes on;
 - a change the target refuses (Kafka 4.3.1 no longer knows
   message.format.version, which 3.9 accepts) is reported with the reason,
   and the other topics of the flow keep syncing; this also proves the
@@ -16,10 +18,14 @@ Kafka with the StandardAuthorizer on:
 Each test prints how long a source change took to reach the target.
 """
 
+import os
 import time
 import uuid
 
+import pytest
+
 import kmd
+import kmtestbed
 from helpers import unique_name, wait_until
 
 INTERVAL_MS = 2000
@@ -264,7 +270,7 @@ def test_refused_change_reported_others_continue_kafka43(kmirrord, run_dir, clus
     # Kafka 3.9 accepts message.format.version (deprecated); 4.x removed it
     alter(cluster_a, bad, {"message.format.version": "3.0", "retention.ms": "111111"})
     alter(cluster_a, good, {"retention.ms": "222222", "cleanup.policy": "compact"})
-    timed("configs reached %s on Kafka 4.3.1 (legacy AlterConfigs)" % rgood,
+    timed("configs reached %s on Kafka 4.3.1" % rgood,
           lambda: dynamic(cluster_43, rgood) == {"retention.ms": "222222",
                                                  "cleanup.policy": "compact"},
           timeout=3 * INTERVAL_MS / 1000 + 10)
@@ -292,4 +298,52 @@ def test_refused_change_reported_others_continue_kafka43(kmirrord, run_dir, clus
     wait_until(lambda: source_status(k, flow).get("configs_failed") == "", timeout=10,
                message="configs_failed cleared")
     assert "is in step again" in k.log_text()
+    k.stop()
+
+
+# ---------------------------------------------------------------- no authorizer
+
+
+NOAUTH_PORT = 19492 + int(os.environ.get("KMIRROR_TEST_PORT_OFFSET", "0"))
+
+
+@pytest.fixture(scope="module")
+def cluster_noauth(run_dir, pki):
+    """A Kafka 3.9 cluster without an authorizer (this module only)."""
+    kmtestbed.fetch(kmtestbed.DEFAULT_VERSION)
+    c = kmtestbed.Cluster("noauth", NOAUTH_PORT, workdir=run_dir,
+                          extra_config={"authorizer.class.name": ""},
+                          jvm_opts=kmtestbed.QUICK_START_OPTS)
+    c.start(timeout=120)
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def test_no_authorizer_on_source_skips_acls(kmirrord, run_dir, cluster_noauth, cluster_b):
+    src, tgt = aliases("na")
+    flow = "%s->%s" % (src, tgt)
+    topic = unique_name("tnoauth")
+    remote = "%s.%s" % (src, topic)
+    cluster_noauth.create_topic(topic, 1, config={"retention.ms": "7200000"})
+    name = unique_name("tnoauth")
+    k = kmirrord(name, flow_text(run_dir, name, src, tgt, cluster_noauth, cluster_b,
+                                 [topic])).start()
+    st = wait_until(lambda: source_status(k, flow).get("acls_skipped") and
+                    source_status(k, flow), timeout=30, message="acls_skipped in STATUS")
+    assert st["acls_skipped"] == "no authorizer on %s" % src, st
+    assert st["acls_synced_at"] == "0"
+    # config sync is not affected
+    wait_until(lambda: topic_exists(cluster_b, remote), timeout=60, message="remote topic")
+    alter(cluster_noauth, topic, {"cleanup.policy": "compact"})
+    timed("config from a cluster without authorizer reached %s" % remote,
+          lambda: dynamic(cluster_b, remote).get("cleanup.policy") == "compact",
+          timeout=3 * INTERVAL_MS / 1000 + 10)
+    assert dynamic(cluster_b, remote).get("retention.ms") == "7200000"
+    # several ACL rounds later: still said once
+    time.sleep(2.5 * INTERVAL_MS / 1000)
+    lines = [l for l in k.log_text().splitlines() if "topic ACL sync" in l and "skipped" in l]
+    assert len(lines) == 1, lines
+    assert "no authorizer on %s" % src in lines[0]
     k.stop()
