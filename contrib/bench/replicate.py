@@ -150,6 +150,9 @@ class Sampler(threading.Thread):
                     # a process first seen after start began at 0 CPU
                     rec = self.procs[pid] = {"kind": kind, "cpu0": 0.0,  # every process started after t0
                                              "cpu": st[1], "rss_peak_kb": 0, "first_seen": time.monotonic()}
+                if rec["kind"] == "other":
+                    # seen between fork and exec: still the supervisor's argv
+                    rec["kind"] = worker_kind(pid, self.sup_pid)
                 rec["cpu"] = st[1]
                 rec["rss_kb"] = rss
                 rec["rss_peak_kb"] = max(rec["rss_peak_kb"], rss)
@@ -701,7 +704,10 @@ def main(argv=None):
                 break
             if now - last_report >= 1.0:
                 last_report = now
-                timeline.append((round(now - t0, 2), copied, hw_sum))
+                snap = sampler.snapshot()
+                timeline.append((round(now - t0, 2), copied, hw_sum,
+                                 round(snap["kinds"].get("source", 0.0), 2),
+                                 round(snap["brokers"].get("target_broker", 0.0), 2)))
                 log("t=%5.1fs progress %d/%d (%.0f%%), target stable offsets %d", now - t0,
                     copied, a.records, 100.0 * copied / a.records, hw_sum)
             next_poll += a.poll_ms / 1000.0
@@ -797,6 +803,8 @@ def main(argv=None):
             "progress_records_read": progress.records,
             "consumed_records": sum(consumed.values()) if consumed is not None else None,
             "processes": sampler.process_table(),
+            "timeline_fields": ["t_s", "progress_records", "target_stable_offsets",
+                                "source_cpu_s", "target_broker_cpu_s"],
             "timeline": timeline,
             "run_dir": run_dir,
         }
