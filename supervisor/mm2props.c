@@ -911,6 +911,69 @@ pkcs12_certs_pem(const char *path, const char *pw, char *why, size_t whylen)
 	return out;
 }
 
+/* The certificate chain and the private key (unencrypted PKCS#8) of a
+ * PKCS12 key store, as PEM text. */
+static int
+pkcs12_keystore_pem(const char *path, const char *pw, char **cert_pem,
+    char **key_pem, char *why, size_t whylen)
+{
+	FILE *f = fopen(path, "rb");
+	PKCS12 *p12;
+	EVP_PKEY *pkey = NULL;
+	X509 *cert = NULL;
+	STACK_OF(X509) *ca = NULL;
+	BIO *cb, *kb;
+	char *data;
+	long len;
+
+	*cert_pem = *key_pem = NULL;
+	if (f == NULL) {
+		snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	p12 = d2i_PKCS12_fp(f, NULL);
+	fclose(f);
+	if (p12 == NULL) {
+		snprintf(why, whylen, "%s is not a PKCS12 file", path);
+		return -1;
+	}
+	if (!PKCS12_parse(p12, pw ? pw : "", &pkey, &cert, &ca)) {
+		unsigned long e = ERR_get_error();
+		snprintf(why, whylen, "cannot open the PKCS12 key store %s: %s "
+		    "(wrong ssl.keystore.password?)", path,
+		    e ? ERR_reason_error_string(e) : "unknown error");
+		ERR_clear_error();
+		PKCS12_free(p12);
+		return -1;
+	}
+	PKCS12_free(p12);
+	if (pkey == NULL || cert == NULL) {
+		snprintf(why, whylen, "the PKCS12 key store %s holds no private key "
+		    "with its certificate", path);
+		EVP_PKEY_free(pkey);
+		X509_free(cert);
+		sk_X509_pop_free(ca, X509_free);
+		return -1;
+	}
+	cb = BIO_new(BIO_s_mem());
+	kb = BIO_new(BIO_s_mem());
+	PEM_write_bio_X509(cb, cert);
+	for (int i = 0; ca && i < sk_X509_num(ca); i++)
+		PEM_write_bio_X509(cb, sk_X509_value(ca, i));
+	PEM_write_bio_PrivateKey(kb, pkey, NULL, NULL, 0, NULL, NULL);
+	len = BIO_get_mem_data(cb, &data);
+	*cert_pem = strndup(data, (size_t)len);
+	len = BIO_get_mem_data(kb, &data);
+	*key_pem = strndup(data, (size_t)len);
+	explicit_bzero(data, (size_t)len);
+	BIO_free(cb);
+	BIO_free(kb);
+	EVP_PKEY_free(pkey);
+	X509_free(cert);
+	sk_X509_pop_free(ca, X509_free);
+	return 0;
+}
+
 static void
 m2_jks_error(struct m2 *m, int line, const char *key, const char *path,
     int trust)
@@ -1009,12 +1072,31 @@ m2_stores(struct m2 *m, struct m2cl *cl, int scope, struct km_props *out,
 				m2_warn(m, l_pw, "ssl.keystore.password", "ignored: a PEM key "
 				    "store has no store password (the key's is "
 				    "ssl.key.password)");
-		} else if (k == STORE_PKCS12) {
+		} else if (k == STORE_PKCS12 && (m->flags & MM2P_KEEP_REFS)) {
+			/* convert: librdkafka reads the PKCS12 file itself */
 			m2_add(m, out, "ssl.keystore.location", "ssl.keystore.location",
 			    loc, l_loc, where);
 			if (pw)
 				m2_add(m, out, "ssl.keystore.password", "ssl.keystore.password",
 				    pw, l_pw, where);
+		} else if (k == STORE_PKCS12) {
+			/* read here, handed to librdkafka as PEM text: librdkafka
+			 * 2.0's own PKCS12 loading leaks in every client */
+			char *rpw = pw ? m2_resolve(m, pw, l_pw, "ssl.keystore.password",
+			    NULL) : NULL, *cpem = NULL, *kpem = NULL;
+			if (pw && rpw == NULL)
+				;
+			else if (pkcs12_keystore_pem(path, rpw, &cpem, &kpem, why,
+			    sizeof(why)) == -1)
+				m2_error(m, l_loc, "ssl.keystore.location: %s", why);
+			else {
+				m2_add(m, out, "ssl.keystore.location", "ssl.certificate.pem",
+				    cpem, l_loc, where);
+				km_props_add(out, "ssl.key.pem", kpem, 1, l_loc);
+			}
+			free(cpem);
+			free_secret(kpem);
+			free_secret(rpw);
 			if (keypw) {
 				char *a = m2_resolve(m, keypw, l_kp, "ssl.key.password", NULL);
 				char *b = pw ? m2_resolve(m, pw, l_pw, "ssl.keystore.password",

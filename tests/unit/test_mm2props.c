@@ -456,11 +456,34 @@ test_ssl_stores(void)
 	T_CONTAINS(prop(a, KM_SCOPE_COMMON, "ssl.key.location"), "/keystore.pem");
 	T_CONTAINS(prop(a, KM_SCOPE_COMMON, "ssl.certificate.location"), "/keystore.pem");
 	T_CONTAINS(prop(b, KM_SCOPE_COMMON, "ssl.ca.pem"), "-----BEGIN CERTIFICATE-----");
-	T_CONTAINS(prop(b, KM_SCOPE_COMMON, "ssl.keystore.location"), "/keystore.p12");
-	T_EQ_STR(prop(b, KM_SCOPE_COMMON, "ssl.keystore.password"), "kspw");
-	T_EQ_INT(prop_secret(b, KM_SCOPE_COMMON, "ssl.keystore.password"), 1);
+	/* the PKCS12 key store is read here and handed over as PEM text */
+	T_CONTAINS(prop(b, KM_SCOPE_COMMON, "ssl.certificate.pem"),
+	    "-----BEGIN CERTIFICATE-----");
+	T_CONTAINS(prop(b, KM_SCOPE_COMMON, "ssl.key.pem"), "PRIVATE KEY-----");
+	T_EQ_INT(prop_secret(b, KM_SCOPE_COMMON, "ssl.key.pem"), 1);
+	T_CHECK(prop(b, KM_SCOPE_COMMON, "ssl.keystore.location") == NULL);
 	T_EQ_STR(prop(a, KM_SCOPE_COMMON, "security.protocol"), "SSL");
 	config_free(&cfg);
+	/* convert keeps the file and its password */
+	{
+		const char *path = write_file("stores2.properties", text);
+		T_EQ_INT(mm2props_load_flags(path, &cfg, err, sizeof(err), warn,
+		    sizeof(warn), MM2P_KEEP_REFS, NULL), 0);
+		b = config_cluster(&cfg, "B");
+		T_CONTAINS(prop(b, KM_SCOPE_COMMON, "ssl.keystore.location"),
+		    "/keystore.p12");
+		T_EQ_STR(prop(b, KM_SCOPE_COMMON, "ssl.keystore.password"), "kspw");
+		T_EQ_INT(prop_secret(b, KM_SCOPE_COMMON, "ssl.keystore.password"), 1);
+		T_CHECK(prop(b, KM_SCOPE_COMMON, "ssl.key.pem") == NULL);
+		config_free(&cfg);
+	}
+	snprintf(text, sizeof(text),
+	    "clusters = A\nA.bootstrap.servers = a:1\n"
+	    "A.ssl.keystore.location = %s/keystore.p12\n"
+	    "A.ssl.keystore.password = wrong\n", tmpdir);
+	T_EQ_INT(load("kspw.properties", text, &cfg), -1);
+	T_CONTAINS(err, "kspw.properties:3: ssl.keystore.location: cannot open "
+	    "the PKCS12 key store");
 
 	/* a wrong trust store password; a JKS store */
 	snprintf(text, sizeof(text),
