@@ -118,8 +118,10 @@ struct src {
 	char                shards_topic[300];
 	char                progress_topic[300];
 	char                syncs_topic[300];
-	struct kclient     *cons;	/* source: data consumer, source admin */
-	struct kclient     *member;	/* target: group member, target admin */
+	struct kclient     *cons;	/* source: data consumer */
+	struct kclient     *member;	/* target: group member */
+	struct kclient     *sadm;	/* source: metadata, admin (never behind a fetch) */
+	struct kclient     *tadm;	/* target: metadata, admin */
 	struct kclient     *syncp;	/* offset-sync producer */
 	rd_kafka_queue_t   *cq;		/* consumer queue */
 	struct hmap         topics;
@@ -890,7 +892,7 @@ src_load_progress(struct src *s)
 	/* MM2 replicated this flow before? Its Connect offsets tell where it
 	 * stopped, for partitions we have no progress of our own for. */
 	const struct rd_kafka_metadata *md = NULL;
-	if (rd_kafka_metadata(kclient_rk(s->member), 1, NULL, &md, SRC_META_TIMEOUT) == 0) {
+	if (rd_kafka_metadata(kclient_rk(s->tadm), 1, NULL, &md, SRC_META_TIMEOUT) == 0) {
 		for (int i = 0; i < md->topic_cnt; i++)
 			if (strcmp(md->topics[i].topic, s->mm2_offsets_topic) == 0 &&
 			    !md->topics[i].err)
@@ -915,12 +917,12 @@ src_topic_create(struct src *s, struct src_topic *t)
 	char err[256];
 	rd_kafka_ConfigResource_t *r = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
 	    t->name);
-	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(kclient_rk(s->cons),
+	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(kclient_rk(s->sadm),
 	    RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
 
 	t->state = RT_CREATING;
 	rd_kafka_AdminOptions_set_request_timeout(o, 30000, err, sizeof(err));
-	rd_kafka_DescribeConfigs(kclient_rk(s->cons), &r, 1, o, kclient_queue(s->cons));
+	rd_kafka_DescribeConfigs(kclient_rk(s->sadm), &r, 1, o, kclient_queue(s->sadm));
 	rd_kafka_AdminOptions_destroy(o);
 	rd_kafka_ConfigResource_destroy(r);
 }
@@ -966,18 +968,16 @@ src_on_describe(struct src *s, rd_kafka_event_t *ev)
 		es = rd_kafka_ConfigResource_configs(rs[i], &ne);
 		for (size_t j = 0; j < ne && nc + 2 < 256; j++) {
 			const rd_kafka_ConfigEntry_t *c = es[j];
-			if (rd_kafka_ConfigEntry_is_default(c) || rd_kafka_ConfigEntry_is_read_only(c) ||
-			    rd_kafka_ConfigEntry_is_sensitive(c) ||
-			    rd_kafka_ConfigEntry_source(c) == RD_KAFKA_CONFIG_SOURCE_STATIC_BROKER_CONFIG ||
+			if (!topicsync_config_filter(c, &s->cfg_exclude) ||
+			    rd_kafka_ConfigEntry_is_default(c) ||
 			    rd_kafka_ConfigEntry_source(c) == RD_KAFKA_CONFIG_SOURCE_DEFAULT_CONFIG ||
-			    rd_kafka_ConfigEntry_value(c) == NULL ||
-			    filter_match(&s->cfg_exclude, rd_kafka_ConfigEntry_name(c)))
+			    rd_kafka_ConfigEntry_value(c) == NULL)
 				continue;
 			cfg[nc++] = rd_kafka_ConfigEntry_name(c);
 			cfg[nc++] = rd_kafka_ConfigEntry_value(c);
 		}
 		cfg[nc] = NULL;
-		if (kclient_create_topic(s->member, t->remote, t->nsrc, s->remote_rf, cfg, t) == -1)
+		if (kclient_create_topic(s->tadm, t->remote, t->nsrc, s->remote_rf, cfg, t) == -1)
 			src_topic_failed(s, t, "cannot build the CreateTopics request");
 	}
 }
@@ -1037,9 +1037,9 @@ src_grow(struct src *s, const char *topic, int total)
 
 	if (np == NULL)
 		return;
-	o = rd_kafka_AdminOptions_new(kclient_rk(s->member), RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+	o = rd_kafka_AdminOptions_new(kclient_rk(s->tadm), RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
 	rd_kafka_AdminOptions_set_request_timeout(o, 30000, err, sizeof(err));
-	rd_kafka_CreatePartitions(kclient_rk(s->member), &np, 1, o, kclient_queue(s->member));
+	rd_kafka_CreatePartitions(kclient_rk(s->tadm), &np, 1, o, kclient_queue(s->tadm));
 	rd_kafka_AdminOptions_destroy(o);
 	rd_kafka_NewPartitions_destroy(np);
 	log_info("growing %s on %s to %d partitions", topic, s->w->dst.alias, total);
@@ -1082,12 +1082,12 @@ src_refresh(struct src *s)
 
 	if (s->draining || !s->subscribed)
 		return;
-	if ((err = rd_kafka_metadata(kclient_rk(s->cons), 1, NULL, &ms, SRC_META_TIMEOUT))) {
+	if ((err = rd_kafka_metadata(kclient_rk(s->sadm), 1, NULL, &ms, SRC_META_TIMEOUT))) {
 		worker_error(s->w, "cannot list the topics of %s: %s", s->w->src.alias,
 		    rd_kafka_err2str(err));
 		return;
 	}
-	if ((err = rd_kafka_metadata(kclient_rk(s->member), 1, NULL, &mt, SRC_META_TIMEOUT))) {
+	if ((err = rd_kafka_metadata(kclient_rk(s->tadm), 1, NULL, &mt, SRC_META_TIMEOUT))) {
 		worker_error(s->w, "cannot list the topics of %s: %s", s->w->dst.alias,
 		    rd_kafka_err2str(err));
 		rd_kafka_metadata_destroy(ms);
@@ -1357,14 +1357,14 @@ src_rf_cb(struct kclient *kc, int rf, const char *err, void *arg)
 	s->remote_rf = rf;
 	worker_set_state(s->w, "creating internal topics");
 	s->internal_pending = 3;
-	kclient_create_topic(s->member, s->progress_topic, 1, rf, compact, s);
-	kclient_create_topic(s->member, s->shards_topic, s->tasks, rf, NULL, s);
+	kclient_create_topic(s->tadm, s->progress_topic, 1, rf, compact, s);
+	kclient_create_topic(s->tadm, s->shards_topic, s->tasks, rf, NULL, s);
 	if (FLOW_INT(&s->w->flow, FS_OFFSET_SYNCS_LOCATION) == KM_LOC_TARGET)
-		kclient_create_compacted(s->member, s->syncs_topic,
+		kclient_create_compacted(s->tadm, s->syncs_topic,
 		    (int)FLOW_INT(&s->w->flow, FS_OFFSET_SYNCS_RF) > 0 ?
 		    (int)FLOW_INT(&s->w->flow, FS_OFFSET_SYNCS_RF) : rf, s);
 	else
-		kclient_create_compacted(s->cons, s->syncs_topic,
+		kclient_create_compacted(s->sadm, s->syncs_topic,
 		    (int)FLOW_INT(&s->w->flow, FS_OFFSET_SYNCS_RF) > 0 ?
 		    (int)FLOW_INT(&s->w->flow, FS_OFFSET_SYNCS_RF) : rf, s);
 }
@@ -1430,6 +1430,13 @@ src_start(struct worker *w)
 	s->cq = rd_kafka_queue_get_consumer(kclient_rk(s->cons));
 	kclient_watch_queue(s->cons, s->cq, src_queue_cb, s);
 
+	/* metadata and admin calls on idle handles: on a consumer they would
+	 * wait behind its fetch long-poll */
+	s->sadm = kclient_new(w, RD_KAFKA_PRODUCER, &w->src, KM_SCOPE_ADMIN, "admin", NULL, 0,
+	    src_cons_event, s);
+	s->tadm = kclient_new(w, RD_KAFKA_PRODUCER, &w->dst, KM_SCOPE_ADMIN, "admin", NULL, 0,
+	    src_member_event, s);
+
 	snprintf(inst, sizeof(inst), "%s.%s.%d", w->g.instance_id && *w->g.instance_id ?
 	    w->g.instance_id : "kmirrord", f->name, w->index);
 	for (char *p = inst; *p; p++)
@@ -1460,7 +1467,7 @@ src_start(struct worker *w)
 	event_add(s->keepalive, &one);
 	src_arm(s->commit_ev, FLOW_INT(f, FS_COMMIT_INTERVAL_MS));
 	worker_set_state(w, "connecting");
-	kclient_resolve_rf(s->member, (int)FLOW_INT(f, FS_REPLICATION_FACTOR), src_rf_cb, s);
+	kclient_resolve_rf(s->tadm, (int)FLOW_INT(f, FS_REPLICATION_FACTOR), src_rf_cb, s);
 	return 0;
 }
 
@@ -1594,6 +1601,8 @@ src_destroy(struct worker *w)
 	hmap_free(&s->mm2_progress, free);
 	kclient_destroy(s->syncp);
 	kclient_destroy(s->member);
+	kclient_destroy(s->tadm);
+	kclient_destroy(s->sadm);
 	kclient_destroy(s->cons);
 	filter_free(&s->filt);
 	filter_free(&s->cfg_exclude);
