@@ -409,6 +409,63 @@ flows = (
 """ % {"d": run_dir, "level": log_level, "status_ms": STATUS_INTERVAL_MS, "clusters": ",\n".join(clusters), "flow": flow}
 
 
+def delete_topics(cluster, topics, timeout=30):
+    """Delete the topics that exist; report failures, never raise."""
+    try:
+        admin = cluster.admin()
+        have = set(admin.list_topics(timeout=10).topics)   # also connects
+        todo = [t for t in topics if t in have]
+        if not todo:
+            return
+        futs = admin.delete_topics(todo, operation_timeout=timeout, request_timeout=timeout)
+        for t, f in futs.items():
+            try:
+                f.result(timeout + 5)
+            except Exception as e:
+                log("cannot delete topic %s on %s: %s", t, cluster.name, e)
+    except Exception as e:
+        log("cannot delete topics on %s: %s", cluster.name, e)
+
+
+def wait_group_empty(cluster, group, timeout, tasks):
+    """Wait until consumer group `group` has no member that a new run's
+    workers will not replace: static members "<instance>.<flow>.<index>"
+    with index < tasks are taken over at once by the new worker of the
+    same index. Give up quietly after `timeout` seconds."""
+    admin = cluster.admin()
+    t0 = time.monotonic()
+    said = False
+    fails = 0
+    with contextlib.suppress(Exception):
+        admin.list_topics(timeout=5)      # connect first
+    while time.monotonic() - t0 < timeout:
+        try:
+            d = admin.describe_consumer_groups([group], request_timeout=10)[group].result(15)
+            n = 0
+            for m in d.members:
+                gid = getattr(m, "group_instance_id", None) or ""
+                idx = gid.rsplit(".", 1)[-1]
+                if not (idx.isdigit() and int(idx) < tasks):
+                    n += 1
+        except Exception as e:
+            fails += 1
+            if fails >= 5:
+                log("cannot describe group %s (%s); going on", group, e)
+                return
+            time.sleep(0.5)
+            continue
+        if n == 0:
+            if said:
+                log("group %s empty after %.1fs", group, time.monotonic() - t0)
+            return
+        if not said:
+            log("group %s still has %d member(s) from an earlier run: waiting for their "
+                "session to time out", group, n)
+            said = True
+        time.sleep(0.5)
+    log("group %s: members left after %ss; going on", group, timeout)
+
+
 def ctl_status(ctl, sock):
     """kmirrorctl --json status as a dict, or None."""
     if not os.access(ctl, os.X_OK):
@@ -554,6 +611,7 @@ def main(argv=None):
     sup = None
     sup_pids = set()
     progress = None
+    created = False
     rc = 1
     result = {}
     try:
@@ -599,6 +657,7 @@ def main(argv=None):
 
         # ---------------------------------------------------- pre-load
         src.create_topic(topic, a.partitions)
+        created = True
         log("pre-loading %d records of %d B (%s, %s) into %s/%d partitions ...", a.records,
             a.size, a.payload, a.compression, topic, a.partitions)
         load = preload(src, topic, a.records, a.size, a.partitions, a.compression,
@@ -638,6 +697,10 @@ def main(argv=None):
             raise RuntimeError("kmirrord -n rejects the config:\n%s%s" % (chk.stdout, chk.stderr))
 
         # ---------------------------------------------------- catch-up
+        # Workers of an earlier run (--reuse) stay static members of the
+        # shard group until their session times out; a new worker would
+        # wait for that rebalance. Do the waiting before the clock starts.
+        wait_group_empty(dst, "kmirror.%s.%s" % (a.source_alias, a.target_alias), 60, a.tasks)
         tcons = consumer(dst)
         progress = ProgressReader(dst, ptopic, topic)
         log_path = os.path.join(run_dir, "kmirrord.log")
@@ -840,11 +903,6 @@ def main(argv=None):
                 log("VERIFY FAILED: %s", pr)
         if done_at is None:
             log("catch-up did not complete; kmirrord log: %s", log_path)
-        # clean the topics up when the clusters stay
-        if (a.keep or a.reuse) and not a.keep_topics:
-            for c, t in ((src, topic), (dst, remote)):
-                with contextlib.suppress(Exception):
-                    c.delete_topic(t)
     except KeyboardInterrupt:
         log("interrupted")
         rc = 130
@@ -859,6 +917,10 @@ def main(argv=None):
         if sup is not None:
             with contextlib.suppress(Exception):
                 kill_tree(sup, sup_pids | children_of([sup.pid]))
+        # clean the topics up when the clusters stay
+        if created and (a.keep or a.reuse) and not a.keep_topics:
+            for c, t in ((clusters[0], topic), (clusters[1], remote)):
+                delete_topics(c, [t])
         if not a.keep:
             for c in clusters:
                 if c.running() or c in started:
