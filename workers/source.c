@@ -31,6 +31,7 @@
 #define SRC_BATCH        2048
 #define SRC_TXN_TIMEOUT  100		/* ms a commit may block the loop per try */
 #define SRC_RETRY_MS     5000
+#define SRC_TXN_MAX_BYTES (16u << 20)	/* commit early past this */
 #define SRC_META_TIMEOUT 5000
 #define SRC_STATUS_PARTS 200		/* per-partition STATUS entries at most */
 #define SRC_LAT_BUCKETS  12
@@ -103,6 +104,8 @@ struct src_shard {
 	int               in_txn;
 	int               must_abort;
 	int               committing;
+	int               progress_written;	/* this commit's progress queued */
+	size_t            txn_bytes;		/* record bytes in the open txn */
 	struct src_sync  *syncs;	/* to write once the txn commits */
 	size_t            nsyncs, capsyncs;
 	rd_kafka_topic_t *progress_rkt;
@@ -313,13 +316,22 @@ src_shard_write_progress(struct src *s, struct src_shard *sh)
 			struct src_part *sp = t->parts[p];
 			if (!sp || sp->shard != sh->id || !sp->touched)
 				continue;
+			if (sp->txn_next == sp->next)	/* already in this commit */
+				continue;
 			int kl = shard_progress_key(key, sizeof(key), t->name, p);
 			int vl = snprintf(val, sizeof(val), "%" PRId64, sp->next);
-			if (rd_kafka_producev(kclient_rk(sh->prod), RD_KAFKA_V_RKT(sh->progress_rkt),
-			    RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_KEY(key, (size_t)kl),
-			    RD_KAFKA_V_VALUE(val, (size_t)vl),
-			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) != 0)
+			rd_kafka_resp_err_t pe = rd_kafka_producev(kclient_rk(sh->prod),
+			    RD_KAFKA_V_RKT(sh->progress_rkt), RD_KAFKA_V_PARTITION(0),
+			    RD_KAFKA_V_KEY(key, (size_t)kl), RD_KAFKA_V_VALUE(val, (size_t)vl),
+			    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+			if (pe == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				return 1;	/* try again when deliveries made room */
+			if (pe) {
+				worker_error(s->w, "shard %d: cannot write progress of %s [%d]: %s; "
+				    "aborting the transaction", sh->id, t->name, p,
+				    rd_kafka_err2str(pe));
 				return -1;
+			}
 			sp->txn_next = sp->next;
 		}
 	}
@@ -361,10 +373,16 @@ src_shard_finish(struct src *s, struct src_shard *sh)
 
 	if (!sh->in_txn)
 		return 0;
-	if (!sh->committing && !sh->must_abort) {
-		if (src_shard_write_progress(s, sh) == -1)
-			sh->must_abort = 1;
+	if (!sh->must_abort && !sh->progress_written) {
+		int r = src_shard_write_progress(s, sh);
 		sh->committing = 1;
+		if (r == -1)
+			sh->must_abort = 1;
+		else if (r == 1) {
+			kclient_serve(sh->prod);	/* delivery reports make room */
+			return 1;
+		} else
+			sh->progress_written = 1;
 	}
 	if (sh->must_abort) {
 		err = rd_kafka_abort_transaction(rk, SRC_TXN_TIMEOUT);
@@ -379,13 +397,15 @@ src_shard_finish(struct src *s, struct src_shard *sh)
 			rd_kafka_error_destroy(err);
 		kclient_serve(sh->prod);
 		s->txn_aborts++;
-		sh->in_txn = sh->committing = sh->must_abort = 0;
+		sh->in_txn = sh->committing = sh->must_abort = sh->progress_written = 0;
+		sh->txn_bytes = 0;
 		src_shard_rewind(s, sh);
 		return 0;
 	}
 	err = rd_kafka_commit_transaction(rk, SRC_TXN_TIMEOUT);
 	if (err == NULL) {
-		sh->in_txn = sh->committing = 0;
+		sh->in_txn = sh->committing = sh->progress_written = 0;
+		sh->txn_bytes = 0;
 		src_shard_committed(s, sh);
 		return 0;
 	}
@@ -493,6 +513,10 @@ src_forward(struct src *s, rd_kafka_message_t *m)
 	}
 	sp->next = m->offset + 1;
 	sp->touched = 1;
+	sh->txn_bytes += m->len + m->key_len;
+	/* a big transaction takes long to commit: commit early */
+	if (sh->txn_bytes >= SRC_TXN_MAX_BYTES)
+		event_active(s->commit_ev, EV_TIMEOUT, 0);
 	return 0;
 }
 
