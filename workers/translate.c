@@ -61,8 +61,11 @@ tr_part_thin(struct tr_part *p)
 			p->v[w++] = p->v[i];
 			continue;
 		}
-		struct tr_sync *a = &p->v[w - 1];
-		a->linked = a->linked && p->v[i].linked && tr_delta(a) == tr_delta(&p->v[i]);
+		struct tr_sync *a = &p->v[w - 1], *b = &p->v[i];
+		a->linked = a->linked && b->linked && tr_delta(a) == tr_delta(b);
+		a->proven = a->proven && b->proven;
+		if (b->mindelta < a->mindelta)
+			a->mindelta = b->mindelta;
 	}
 	p->n = w;
 }
@@ -89,7 +92,7 @@ tr_part_add(struct tr_part *p, int64_t up, int64_t down, int proven)
 			p->n = 0;
 			rc = 2;
 		} else {
-			last->linked = proven ? 1 : 0;
+			last->linked = last->proven = proven ? 1 : 0;
 			/* the last sync sits on the segment of the one before:
 			 * drop it without losing anything */
 			if (p->n >= 2 && last->linked && p->v[p->n - 2].linked &&
@@ -105,7 +108,7 @@ tr_part_add(struct tr_part *p, int64_t up, int64_t down, int proven)
 		p->v = v;
 		p->cap = cap;
 	}
-	p->v[p->n++] = (struct tr_sync){ up, down, 0 };
+	p->v[p->n++] = (struct tr_sync){ up, down, down - up, 0, 0 };
 	tr_part_thin(p);
 	if (p->cap > 64 && p->n < p->cap / 4) {
 		struct tr_sync *v = realloc(p->v, (p->cap / 2) * sizeof(*v));
@@ -147,6 +150,8 @@ tr_part_translate(const struct tr_part *p, int64_t g, int64_t *down)
 		return TR_EXACT;
 	}
 	*down = s->down + 1;
+	if (nx && s->proven && g + s->mindelta > *down)
+		*down = g + s->mindelta < nx->down ? g + s->mindelta : nx->down;
 	return g == s->up + 1 ? TR_EXACT : TR_CONSERVATIVE;
 }
 

@@ -16,6 +16,9 @@
  * newest kept sync at or before g and n the one after it:
  *   g == s.up                -> s.down                          EXACT
  *   s linked to n            -> min(s.down + (g - s.up), n.down) EXACT
+ *   s proven, deltas differ  -> min(max(s.down + 1, g + mindelta), n.down)
+ *                               (syncs thinned out: every record there
+ *                               lies at or after u + mindelta)
  *   otherwise                -> s.down + 1 (MM2's rule: at-least-once)
  *                               EXACT if g == s.up + 1, else CONSERVATIVE
  *   no sync at or before g   -> no translation (MM2: no checkpoint)
@@ -48,7 +51,9 @@ extern const char *const tr_kind_names[TR__COUNT];
 struct tr_sync {
 	int64_t up;
 	int64_t down;
-	int     linked;		/* link to the next kept sync proven */
+	int64_t mindelta;	/* least down - up of the syncs merged here */
+	int     proven;		/* no sync can hide before the next kept one */
+	int     linked;		/* proven, and one delta up to the next: exact */
 };
 
 /* The syncs of one source partition, ascending in up and in down. */

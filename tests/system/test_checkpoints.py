@@ -160,10 +160,10 @@ def mark(label):
 
 
 def dup_missing(read, consumed_on_a, all_ids):
-    expected = set(all_ids) - set(consumed_on_a)
+    done = set(consumed_on_a)
+    expected = set(all_ids) - done
     cnt = collections.Counter(read)
-    dups = sum(n - 1 for n in cnt.values() if n > 1) + sum(
-        1 for i in cnt if i in set(consumed_on_a))
+    dups = sum(n - 1 for n in cnt.values() if n > 1) + sum(1 for i in cnt if i in done)
     missing = expected - set(cnt)
     return dups, missing
 

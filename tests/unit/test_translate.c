@@ -379,6 +379,25 @@ test_thinning_shape(void)
 	tr_part_free(&p);
 }
 
+/* Thinned syncs of a plain topic (target markers only): far better than
+ * MM2's +1, never past the record. */
+static void
+test_thinned_uses_least_delta(void)
+{
+	struct tr_part p;
+	int64_t d;
+
+	tr_part_init(&p, 8);
+	for (int64_t i = 0; i <= 300; i++)
+		tr_part_add(&p, 10 * i, 11 * i, 1);	/* a marker every 10 records */
+	T_EQ_INT(tr_part_translate(&p, 1005, &d), TR_CONSERVATIVE);
+	T_CHECK(d <= 1105);		/* record 1005 is at 1105 */
+	T_CHECK(d >= 1000);		/* MM2 would give the kept sync's down + 1 */
+	T_EQ_INT(tr_part_translate(&p, 2995, &d), TR_EXACT);	/* dense part */
+	T_EQ_INT(d, 2995 + 299);
+	tr_part_free(&p);
+}
+
 int
 main(void)
 {
@@ -394,5 +413,6 @@ main(void)
 	T_RUN(test_model_exact_everywhere);
 	T_RUN(test_model_thinned_is_safe);
 	T_RUN(test_thinning_shape);
+	T_RUN(test_thinned_uses_least_delta);
 	return T_DONE();
 }
