@@ -162,7 +162,8 @@ def produce_transactions(cluster, topic, txns, transactional_id, listener="PLAIN
     """txns: list of (commit: bool, [(id, record dict)]). Each entry is one
     transaction, committed or aborted. Returns (committed ids, aborted ids)."""
     prod = producer(cluster, listener, {"transactional.id": transactional_id,
-                                        "transaction.timeout.ms": 60000}, **client_kw)
+                                        "transaction.timeout.ms": 60000,
+                                        "message.timeout.ms": 60000}, **client_kw)
     prod.init_transactions(timeout)
     committed, aborted = [], []
     for commit, recs in txns:

@@ -38,7 +38,8 @@ def test_copy_to_kafka_43(kmirrord, run_dir, cluster_a, cluster_43):
     w = wait_until(lambda: k.worker(fname, "source"), timeout=10)
     st = w.get("status") or {}
     log = k.log_text()
-    proto_lines = [l for l in log.splitlines() if "group protocol" in l or "statically" in l]
+    proto_lines = [l for l in log.splitlines() if "group protocol" in l or "statically" in l
+                   or ("source" in l and "ready:" in l) or "took shard" in l]
     print("\n[compat43] records=%d seconds=%.1f duplicates=%d shard_assignment=%s "
           "detail=%r" % (len(ids), took, dups, st.get("shard_assignment"), st.get("detail")))
     for line in proto_lines:

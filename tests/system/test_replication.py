@@ -675,7 +675,7 @@ def test_stalled_worker_is_fenced(kmirrord, run_dir, cluster_a, cluster_b):
     fname = "%s->%s" % (src, tgt)
     topic = new_topic(cluster_a, unique_name("fence"), 2)
     remote = "%s.%s" % (src, topic)
-    session_ms = 5000
+    session_ms = 6000     # the broker's group.min.session.timeout.ms
     ftext = flow(src, tgt, topics=[topic], tasks=1, shard_session_timeout_ms=session_ms)
     # instance 1 must not kill its stopped worker as hung: long hang timeout
     k1, k2 = two_instance_kmd(kmirrord, run_dir, "fence" + s, src, tgt, cluster_a, cluster_b,
