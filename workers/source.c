@@ -441,7 +441,7 @@ src_commit_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	src_arm(s->commit_ev, FLOW_INT(&s->w->flow, FS_COMMIT_INTERVAL_MS));
-	event_active(s->pump, EV_READ, 0);
+	src_arm(s->pump, 0);	/* next loop turn: never starve timers */
 }
 
 static int
@@ -579,7 +579,7 @@ src_pump(struct src *s)
 			s->iback++;
 		}
 	}
-	event_active(s->pump, EV_READ, 0);
+	src_arm(s->pump, 0);	/* next loop turn: never starve timers */
 }
 
 static void
@@ -649,7 +649,7 @@ src_on_dr(struct src *s, struct src_shard *sh, rd_kafka_event_t *ev)
 		rd_kafka_message_destroy(src_msg);
 	}
 	if (s->iback < s->nback)
-		event_active(s->pump, EV_READ, 0);
+		src_arm(s->pump, 0);	/* next loop turn: never starve timers */
 }
 
 static void
@@ -1649,7 +1649,7 @@ src_pause(struct worker *w, int paused)
 	struct src *s = w->data;
 
 	if (!paused)
-		event_active(s->pump, EV_READ, 0);
+		src_arm(s->pump, 0);	/* next loop turn: never starve timers */
 }
 
 const struct worker_role source_role = {
