@@ -123,8 +123,12 @@ const struct fs_def fs_defs[FS__COUNT] = {
 	    fs_shard_names, "group: shards shared through a Kafka consumer group "
 	    "across instances; static: worker i of each instance takes shards i mod tasks" },
 	[FS_SHARD_SESSION_TIMEOUT_MS] = { "shard_session_timeout_ms", NULL, FS_T_INT,
-	    10000, NULL, 1000, 300000, NULL,
-	    "how long a silent instance keeps its shards" },
+	    10000, NULL, 6000, 300000, NULL,
+	    "how long a silent instance keeps its shards (brokers refuse less than "
+	    "their group.min.session.timeout.ms, 6000 by default)" },
+	[FS_SOURCE_WORKERS] = { "source_workers", NULL, FS_T_INT, 0, NULL, 0, 256, NULL,
+	    "source workers this instance runs for the flow; 0 = tasks. With N "
+	    "instances, tasks / N spreads the shards over all of them" },
 };
 
 int

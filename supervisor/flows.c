@@ -74,7 +74,10 @@ flows_start(struct sup *s, const struct km_flow *f, struct evbuffer *fp)
 	fl->id = ++s->next_flow_id;
 	fl->conf = f;
 	fl->fingerprint = fp;
-	for (int i = 0; i < FLOW_INT(f, FS_TASKS); i++)
+	long long workers = FLOW_INT(f, FS_SOURCE_WORKERS);
+	if (workers <= 0 || workers > FLOW_INT(f, FS_TASKS))
+		workers = FLOW_INT(f, FS_TASKS);
+	for (int i = 0; i < workers; i++)
 		flows_add_slot(fl, ROLE_SOURCE, i);
 	if (FLOW_INT(f, FS_EMIT_CHECKPOINTS_ENABLED))
 		flows_add_slot(fl, ROLE_CHECKPOINT, 0);

@@ -46,7 +46,7 @@ def config_text(run_dir, name, clusters, flows, global_extra=""):
   pidfile = "%(d)s/kmirrord.pid";
   control_socket = "%(d)s/kmirrord.sock";
   status_interval_ms = 500;
-  hang_timeout_ms = 4000;
+  hang_timeout_ms = 10000;
   drain_timeout_ms = 8000;
   restart = { initial_delay_ms = 300; max_delay_ms = 3000; stable_after_ms = 30000;
               max_failures = 5; failure_window_ms = 600000; };

@@ -497,6 +497,16 @@ src_forward(struct src *s, rd_kafka_message_t *m)
 	    RD_KAFKA_V_PARTITION(sp->p), RD_KAFKA_V_KEY(m->key, m->key_len),
 	    RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0),
 	    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_END);
+	if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+		/* a partition the remote topic just grew: the producer has not
+		 * seen it yet; learn it (bounded) and try again */
+		const struct rd_kafka_metadata *md = NULL;
+		if (hdrs)
+			rd_kafka_message_set_headers(m, hdrs);
+		if (rd_kafka_metadata(kclient_rk(sh->prod), 0, sp->prkt, &md, 2000) == 0)
+			rd_kafka_metadata_destroy(md);
+		return 1;
+	}
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 		if (hdrs)
 			rd_kafka_message_set_headers(m, hdrs);
@@ -1235,13 +1245,17 @@ src_on_rebalance(struct src *s, rd_kafka_event_t *ev)
 	}
 }
 
-/* No group protocol: worker `index` takes shard `index` (and every tasks-th
- * after it, should there be fewer workers than shards). */
+/* No group protocol: worker `index` takes shard `index` and every
+ * source_workers-th after it. */
 static void
 src_take_static(struct src *s)
 {
 	s->static_split = 1;
-	for (int i = s->w->index; i < s->tasks; i += s->tasks)
+	int workers = (int)FLOW_INT(&s->w->flow, FS_SOURCE_WORKERS);
+
+	if (workers <= 0 || workers > s->tasks)
+		workers = s->tasks;
+	for (int i = s->w->index; i < s->tasks; i += workers)
 		src_shard_take(s, i);
 }
 

@@ -605,7 +605,9 @@ def test_two_instances_share_then_failover(kmirrord, run_dir, cluster_a, cluster
     fname = "%s->%s" % (src, tgt)
     topic = new_topic(cluster_a, unique_name("two"), 16)
     session_ms = 6000
-    ftext = flow(src, tgt, topics=[topic], tasks=4, shard_session_timeout_ms=session_ms)
+    # 4 shards, 2 source workers per instance: 4 group members, 1 shard each
+    ftext = flow(src, tgt, topics=[topic], tasks=4, source_workers=2,
+                 shard_session_timeout_ms=session_ms)
     k1, k2 = two_instance_kmd(kmirrord, run_dir, "two" + s, src, tgt, cluster_a, cluster_b,
                               ftext)
     first = records.produce_fast(cluster_a, topic, records.gen_records("a" + s, 40_000, 16))
@@ -620,7 +622,7 @@ def test_two_instances_share_then_failover(kmirrord, run_dir, cluster_a, cluster
         u1 = set().union(*o1.values()) if o1 else set()
         u2 = set().union(*o2.values()) if o2 else set()
         every = [x for d in (o1, o2) for v in d.values() for x in v]
-        if u1 | u2 == all_parts and len(every) == len(set(every)):
+        if u1 | u2 == all_parts and len(every) == len(set(every)) and u1 and u2:
             return u1, u2
     u1, u2 = wait_until(shared, timeout=60, interval=0.3,
                         message="the 16 partitions owned once across both instances")
@@ -629,10 +631,7 @@ def test_two_instances_share_then_failover(kmirrord, run_dir, cluster_a, cluster
     for k in (k1, k2):
         for w in source_workers(k, fname).values():
             assert (w.get("status") or {}).get("shard_assignment") == "group", w
-    if not both:
-        import warnings
-        warnings.warn("only one instance owns shards after a simultaneous start "
-                      "(cooperative-sticky keeps the first comer's assignment)")
+    assert both, "each instance owns some shards"
     # kill the instance that owns most (the other must take everything)
     victim, heir = (k1, k2) if len(u1) >= len(u2) else (k2, k1)
     reader = records.Reader(cluster_b, "%s.%s" % (src, topic))
