@@ -65,9 +65,10 @@ offset.storage.replication.factor = 1
 config.storage.replication.factor = 1
 status.storage.replication.factor = 1
 
-# quick: Connect commits source offsets every second, MM2 emits an offset
-# sync for every record, and checkpoints and group offsets every second
-offset.flush.interval.ms = 1000
+# quick: Connect commits source offsets every second (a worker setting:
+# MM2 reads it from the target cluster's properties, not the top level),
+# MM2 emits offset syncs eagerly, checkpoints and group offsets every second
+{T}.offset.flush.interval.ms = 1000
 offset.lag.max = 0
 emit.heartbeats.interval.seconds = 1
 emit.checkpoints.interval.seconds = 1
@@ -175,6 +176,20 @@ def checkpoints(cluster, src, group, remote):
     return out
 
 
+def syncs_up_to(cluster, tgt, topic):
+    """{partition: highest upstream offset} of the offset syncs for topic in
+    mm2-offset-syncs.<tgt>.internal on the source cluster."""
+    name = "mm2-offset-syncs.%s.internal" % tgt
+    if name not in cluster.list_topics():
+        return {}
+    out = {}
+    for r in cluster.consume_all(name, timeout=30):
+        t, p, up, _down = mm2.offset_sync(r.key, r.value)
+        if t == topic:
+            out[p] = max(out.get(p, -1), up)
+    return out
+
+
 def last_per_partition(cps):
     last = {}
     for p, up, down in cps:
@@ -198,12 +213,12 @@ def test_takeover_from_mm2(procs, run_dir, cluster_a, cluster_b):
     remote = "%s.%s" % (src, topic)
     tag = name.encode()
     timings = {}
+    t_test = time.monotonic()
 
     cluster_a.create_topic(topic, NPARTS)
-    want = produce(cluster_a, topic, tag, 0, PHASE1)
-    # the group consumed half of each partition
-    g1 = {p: len(v) // 2 for p, v in want.items()}
-    group_commit(cluster_a, group, topic, g1)
+    want = produce(cluster_a, topic, tag, 0, PHASE1 // 2)
+    # the group will have consumed the first half of phase 1
+    g1 = {p: len(v) for p, v in want.items()}
 
     k = kmd.Kmirrord(run_dir, name, "", mm2=True)
     procs["kmd"].append(k)
@@ -211,6 +226,7 @@ def test_takeover_from_mm2(procs, run_dir, cluster_a, cluster_b):
     rc, out = k.check()
     assert rc == 0, out
 
+    timings["(test) before MM2"] = time.monotonic() - t_test
     # ---- 1. Apache MM2 replicates and checkpoints
     t_fetch = time.monotonic()
     mm2run.fetch()
@@ -222,6 +238,18 @@ def test_takeover_from_mm2(procs, run_dir, cluster_a, cluster_b):
     timings["MM2 start -> source task replicating"] = m.wait_until_replicating(timeout=WAIT)
     timings["MM2 start -> first record on target"] = m.wait_until_replicating(
         target=cluster_b, topic=remote, count=1, timeout=WAIT)
+    # The group commits once MM2 has emitted an offset sync for the last
+    # record it read: MM2 checkpoints only group offsets at or after a sync
+    # it keeps (it emits syncs sparsely; an earlier position may have none
+    # and then gets no checkpoint at all).
+    timings["MM2 start -> %d records on target" % (PHASE1 // 2)] = m.wait_until_replicating(
+        target=cluster_b, topic=remote, count=PHASE1 // 2, timeout=WAIT)
+    wait_until(lambda: all(syncs_up_to(cluster_a, tgt, topic).get(p, -1) >= g1[p] - 1
+                           for p in range(NPARTS)),
+               timeout=WAIT, interval=1, message="MM2's offset syncs up to %s" % g1)
+    group_commit(cluster_a, group, topic, g1)
+    for p, vs in produce(cluster_a, topic, tag, PHASE1 // 2, PHASE1 - PHASE1 // 2).items():
+        want[p] += vs
     timings["MM2 start -> %d records on target" % PHASE1] = m.wait_until_replicating(
         target=cluster_b, topic=remote, count=PHASE1, timeout=WAIT)
 
@@ -241,6 +269,7 @@ def test_takeover_from_mm2(procs, run_dir, cluster_a, cluster_b):
     # MM2 synced the (absent) group's offsets to the target
     wait_until(lambda: len(committed(cluster_b, group, remote)) == NPARTS, timeout=WAIT,
                interval=1, message="MM2's group offset sync of %s on B" % group)
+    timings["(test) MM2 verified"] = time.monotonic() - t_test
     mm2_rss_mb = m.rss_kb() / 1024
     mm2_peak_mb = m.peak_rss_kb() / 1024
     mm2_cpu = m.cpu_seconds()
@@ -248,6 +277,7 @@ def test_takeover_from_mm2(procs, run_dir, cluster_a, cluster_b):
     assert not mm2run.mm2_pids(k.conf), "MM2 left processes"
     timings["MM2 stop (SIGTERM -> gone)"] = m.stop_seconds
 
+    timings["(test) MM2 stopped"] = time.monotonic() - t_test
     # what MM2 left: its positions, its last checkpoint per partition, the
     # group's offsets on the target
     mm2_pos = connect_offsets(cluster_b, src)
@@ -258,6 +288,7 @@ def test_takeover_from_mm2(procs, run_dir, cluster_a, cluster_b):
     assert mm2_copied == want, "MM2 itself did not copy phase 1 exactly"
     hb_pos = {kk: v for kk, v in mm2_pos.items() if kk[0] != topic}
 
+    timings["(test) MM2 state read"] = time.monotonic() - t_test
     # ---- 2. nothing replicates: more records, the group moves on
     more = produce(cluster_a, topic, tag, PHASE1, PHASE2)
     for p in range(NPARTS):
@@ -265,6 +296,7 @@ def test_takeover_from_mm2(procs, run_dir, cluster_a, cluster_b):
     g2 = {p: len(want[p]) - len(more[p]) // 2 for p in range(NPARTS)}
     group_commit(cluster_a, group, topic, g2)
 
+    timings["(test) phase 2 produced"] = time.monotonic() - t_test
     # ---- 3. kmirrord on the same mm2.properties
     t0 = time.monotonic()
     k.start(timeout=60)
@@ -289,12 +321,14 @@ def test_takeover_from_mm2(procs, run_dir, cluster_a, cluster_b):
     takeovers = {(t, int(p)): int(o) for t, p, o in re.findall(
         r"(\S+) \[(\d+)\]: taking over from MirrorMaker 2 at offset (\d+)", log)}
 
+    timings["(test) kmirrord copied"] = time.monotonic() - t_test
     # heartbeats MM2 copied (the source's heartbeats topic): none twice
     hb_remote = "%s.heartbeats" % src
     hb = [(r.key, r.value) for r in cluster_b.consume_all(hb_remote, timeout=30)] \
         if hb_remote in cluster_b.list_topics() else []
     hb_dups = len(hb) - len(set(hb))
 
+    timings["(test) heartbeats read"] = time.monotonic() - t_test
     # ---- 4. checkpoints after the switch
     def kmd_checkpointed():
         cps = checkpoints(cluster_b, src, group, remote)[len(mm2_cps):]
@@ -307,10 +341,12 @@ def test_takeover_from_mm2(procs, run_dir, cluster_a, cluster_b):
         timings["kmirrord: group's new position checkpointed after"] = time.monotonic() - t1
     except AssertionError:
         kmd_cps = checkpoints(cluster_b, src, group, remote)[len(mm2_cps):]
+    timings["(test) checkpoints read"] = time.monotonic() - t_test
     target_group = committed(cluster_b, group, remote)
 
     print("\n--- takeover from MM2 %s (topic %s, %d partitions)" % (
         mm2run.DEFAULT_VERSION, topic, NPARTS))
+    timings["test so far"] = time.monotonic() - t_test
     for label, secs in timings.items():
         print("  %-52s %6.1f s" % (label, secs))
     print("  MM2 RSS %.0f MB (peak %.0f MB), CPU %.1f s, heap -Xmx%s"
