@@ -3,7 +3,8 @@
 # Idempotent: every step is skipped when already done.
 #   1. Debian packages (apt-get update only if something is missing)
 #   2. Python packages of tests/requirements.txt
-#   3. Apache Kafka 3.9.2 and 4.3.1 jars from Maven Central, the test PKI
+#   3. Apache Kafka 3.9.2 and 4.3.1 jars and MirrorMaker 2 4.3.1 from Maven
+#      Central, the test PKI
 #      (contrib/testbed/kmtestbed.py; cache: $KMIRROR_CACHE or ~/.cache/kmirror)
 # Environment: KMIRROR_SETUP_NO_KAFKA=1 skips step 3.
 set -eu
@@ -63,6 +64,7 @@ if [ -z "${KMIRROR_SETUP_NO_KAFKA:-}" ]; then
     for v in $kafka_versions; do
         say "Apache Kafka $v: $(python3 "$testbed" fetch --version "$v")"
     done
+    say "Apache MirrorMaker 2 4.3.1: $(python3 "$repo/contrib/mm2/mm2run.py" fetch)"
     python3 "$testbed" pki >/dev/null
     say "test PKI ready"
 fi
