@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "sup.h"
 #include "mm2props.h"
 
 #define EX_FAIL        1
@@ -32,7 +33,10 @@ usage(void)
 	    "  resume FLOW   copy again\n"
 	    "  restart FLOW|FLOW/ROLE/INDEX   restart a flow's workers or one worker\n"
 	    "  ping          check that the daemon answers\n"
-	    "  convert mm2.properties   print the equivalent kmirrord.conf (no daemon)\n");
+	    "  convert mm2.properties   print the equivalent kmirrord.conf (no daemon)\n"
+	    "  translate --cluster ALIAS --group G [--target ALIAS]   (with -c; no daemon)\n"
+	    "                the group's offsets on the target, from the checkpoints of\n"
+	    "                the flow ALIAS->target, as RemoteClusterUtils gives them\n");
 	exit(EX_USAGE);
 }
 
@@ -189,6 +193,35 @@ main(int argc, char **argv)
 	}
 	if (ai >= argc)
 		usage();
+	if (strcmp(argv[ai], "translate") == 0) {
+		const char *remote = NULL, *target = NULL, *group = NULL;
+		struct km_config cfg;
+		char err[8192];
+		for (int k = ai + 1; k < argc; k++) {
+			if (strcmp(argv[k], "--json") == 0)
+				json = 1;
+			else if (strcmp(argv[k], "--cluster") == 0 && k + 1 < argc)
+				remote = argv[++k];
+			else if (strcmp(argv[k], "--target") == 0 && k + 1 < argc)
+				target = argv[++k];
+			else if (strcmp(argv[k], "--group") == 0 && k + 1 < argc)
+				group = argv[++k];
+			else
+				usage();
+		}
+		if (remote == NULL || group == NULL || conf == NULL) {
+			fprintf(stderr, "kmirrorctl: translate needs -c kmirrord.conf, "
+			    "--cluster ALIAS and --group GROUP\n");
+			usage();
+		}
+		if (config_load(conf, &cfg, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s\n", err);
+			return EX_USAGE;
+		}
+		rc = ctl_translate(&cfg, remote, target, group, json, 15000);
+		config_free(&cfg);
+		return rc ? EX_FAIL : 0;
+	}
 	if (strcmp(argv[ai], "convert") == 0) {
 		if (ai + 2 != argc)
 			usage();

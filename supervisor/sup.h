@@ -131,6 +131,10 @@ void flows_drain_step(struct sup *s);
 int  flows_reload(struct sup *s, char *err, size_t errlen);
 void sup_free(struct sup *s);
 
+/* ctltranslate.c (kmirrorctl only) */
+int  ctl_translate(const struct km_config *cfg, const char *remote, const char *target,
+         const char *group, int json, int timeout_ms);
+
 /* privdrop.c */
 int  privdrop(const char *user, const char *group, const char *const *own,
          char *err, size_t errlen);
