@@ -43,6 +43,12 @@ _start_times = []
 _run_dir_state = {}
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "heavy: hundreds of thousands of records or an Apache MM2 run; "
+        "the sanitizer pass of CI leaves these out (-m 'not heavy')")
+
+
 def pytest_addoption(parser):
     parser.addoption("--kafka-version",
                      default=os.environ.get("KMIRROR_KAFKA_VERSION",

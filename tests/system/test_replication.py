@@ -122,6 +122,7 @@ class BackgroundProducer(threading.Thread):
 # ---------------------------------------------------------------- 1. exact copy
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("policy", ["default", "identity"])
 def test_copy_200k_record_by_record(kmirrord, run_dir, cluster_a, cluster_b, policy):
     """200,000 varied records over 8 partitions: every target partition
@@ -314,6 +315,7 @@ def test_heartbeats_replicated_even_if_topic_filter_excludes(kmirrord, run_dir, 
 # ---------------------------------------------------------------- 4. kill -9
 
 
+@pytest.mark.heavy
 def test_kill9_source_workers_mid_500k_no_loss(kmirrord, run_dir, cluster_a, cluster_b):
     s = sfx()
     src, tgt = "ks%s" % s, "kt%s" % s
@@ -599,6 +601,7 @@ def two_instance_kmd(kmirrord, run_dir, prefix, src, tgt, cluster_a, cluster_b, 
     return out
 
 
+@pytest.mark.heavy
 def test_two_instances_share_then_failover(kmirrord, run_dir, cluster_a, cluster_b):
     s = sfx()
     src, tgt = "is%s" % s, "it%s" % s
