@@ -37,6 +37,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "contrib", "mm2"))
 import mm2run  # noqa: E402
 
+# an Apache MM2 JVM: CI's sanitizer pass leaves it out (conftest.py)
+pytestmark = pytest.mark.heavy
+
 NPARTS = 3
 PHASE1 = 900          # records MM2 copies
 PHASE2 = 900          # records produced while nothing replicates
