@@ -104,7 +104,11 @@ kclient_dispatch(struct kclient *kc, rd_kafka_event_t *ev)
 			worker_fatal(kc->w, WORKER_EX_CONFIG, "fatal error on cluster %s: %s",
 			    kc->cluster, fs);
 		}
-		worker_error(kc->w, "cluster %s: %s", kc->cluster, why);
+		if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+			/* a subscribed topic another worker is about to create */
+			log_info("cluster %s: %s", kc->cluster, why);
+		else
+			worker_error(kc->w, "cluster %s: %s", kc->cluster, why);
 		if (kc->cb)
 			kc->cb(kc, ev, kc->arg);
 		break;
