@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "channel.h"
+#include "clock.h"
 #include "flowconf.h"
 #include "log.h"
 #include "sup.h"
@@ -43,9 +44,7 @@ sup_role_parse(const char *name)
 int64_t
 sup_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return km_mono_ms();
 }
 
 int

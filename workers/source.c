@@ -1288,11 +1288,29 @@ src_subscribe(struct src *s)
 	src_arm(s->refresh_ev, FLOW_INT(&s->w->flow, FS_REFRESH_TOPICS_INTERVAL_MS));
 }
 
+/* One of our internal topics was created (or existed); subscribe to the
+ * shards once all of them are there. A failure is reported; the
+ * subscription or the progress read will say more. */
+static void
+src_internal_created(struct src *s, rd_kafka_event_t *ev, const char *cluster)
+{
+	const rd_kafka_CreateTopics_result_t *r = rd_kafka_event_CreateTopics_result(ev);
+	size_t n = 0;
+	const rd_kafka_topic_result_t **ts = r ? rd_kafka_CreateTopics_result_topics(r, &n) :
+	    NULL;
+	const char *name = n ? rd_kafka_topic_result_name(ts[0]) : "?";
+	char err[512];
+
+	if (kclient_topic_result(ev, name, err, sizeof(err)) == -1)
+		worker_error(s->w, "cannot create %s on %s: %s", name, cluster, err);
+	if (--s->internal_pending == 0 && !s->subscribed)
+		src_subscribe(s);
+}
+
 static void
 src_member_event(struct kclient *kc, rd_kafka_event_t *ev, void *arg)
 {
 	struct src *s = arg;
-	char err[512];
 
 	(void)kc;
 	switch (rd_kafka_event_type(ev)) {
@@ -1300,21 +1318,9 @@ src_member_event(struct kclient *kc, rd_kafka_event_t *ev, void *arg)
 		src_on_rebalance(s, ev);
 		break;
 	case RD_KAFKA_EVENT_CREATETOPICS_RESULT:
-		if (rd_kafka_event_opaque(ev) == s) {
-			/* one of our internal topics */
-			const rd_kafka_CreateTopics_result_t *r = rd_kafka_event_CreateTopics_result(ev);
-			size_t n = 0;
-			const rd_kafka_topic_result_t **ts = r ?
-			    rd_kafka_CreateTopics_result_topics(r, &n) : NULL;
-			const char *name = n ? rd_kafka_topic_result_name(ts[0]) : "?";
-			if (kclient_topic_result(ev, name, err, sizeof(err)) == -1) {
-				worker_error(s->w, "cannot create %s on %s: %s", name,
-				    s->w->dst.alias, err);
-				/* the subscription or progress read will say more */
-			}
-			if (--s->internal_pending == 0 && !s->subscribed)
-				src_subscribe(s);
-		} else
+		if (rd_kafka_event_opaque(ev) == s)
+			src_internal_created(s, ev, s->w->dst.alias);
+		else
 			src_on_created(s, ev);
 		break;
 	case RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT:
@@ -1339,7 +1345,6 @@ static void
 src_cons_event(struct kclient *kc, rd_kafka_event_t *ev, void *arg)
 {
 	struct src *s = arg;
-	char err[512];
 
 	(void)kc;
 	switch (rd_kafka_event_type(ev)) {
@@ -1348,11 +1353,7 @@ src_cons_event(struct kclient *kc, rd_kafka_event_t *ev, void *arg)
 		break;
 	case RD_KAFKA_EVENT_CREATETOPICS_RESULT:
 		/* the offset-syncs topic, when it lives on the source */
-		if (kclient_topic_result(ev, s->syncs_topic, err, sizeof(err)) == -1)
-			worker_error(s->w, "cannot create %s on %s: %s", s->syncs_topic,
-			    s->w->src.alias, err);
-		if (--s->internal_pending == 0 && !s->subscribed)
-			src_subscribe(s);
+		src_internal_created(s, ev, s->w->src.alias);
 		break;
 	default:
 		break;

@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "channel.h"
+#include "clock.h"
 #include "log.h"
 #include "msg.h"
 #include "worker.h"
@@ -30,17 +31,13 @@ static struct worker worker;
 int64_t
 worker_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return km_mono_ms();
 }
 
 int64_t
 worker_wall_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return km_wall_ms();
 }
 
 void
