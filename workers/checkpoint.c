@@ -579,7 +579,9 @@ cp_on_tgt_groups(struct cp *cp, rd_kafka_event_t *ev)
 		st = (intptr_t)hmap_get(&states, g->name);
 		if (st == 0 && ne == 0)
 			cp_job_push(cp, CP_REQ_TGT_ALTER, g);	/* absent */
-		else if (st == st_base + RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY)
+		else if (st == 0 || st == st_base + RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY)
+			/* empty, or unknown (a partial listing): forward only; the
+			 * broker refuses a commit to a group with members */
 			cp_job_push(cp, CP_REQ_TGT_OFFSETS, g);
 		else if (st != 0) {
 			if (cp->tgt_active_skips++ % 100 == 0)
