@@ -171,6 +171,7 @@ def dup_missing(read, consumed_on_a, all_ids):
 # ---------------------------------------------------------------- failover
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("policy", ["default", "identity"])
 def test_failover_exact(kmirrord, run_dir, cluster_a, cluster_b, policy):
     """100,000 records over 8 partitions; group g reads ~60% on A, commits
@@ -508,6 +509,7 @@ def test_restart_never_regresses(kmirrord, run_dir, cluster_a, cluster_b):
 # ---------------------------------------------------------------- scale
 
 
+@pytest.mark.heavy
 def test_thousand_groups(kmirrord, run_dir, cluster_a, cluster_b):
     """1,000 groups over 8 partitions each are all checkpointed within two
     intervals of being discovered; prints the checkpoint worker's RSS."""
@@ -618,6 +620,7 @@ def rcu(classpath, cluster, policy, remote_alias="-", group="-", hops=()):
     return up, hp, offs
 
 
+@pytest.mark.heavy
 def test_remote_cluster_utils(kmirrord, run_dir, cluster_a, cluster_b):
     """Kafka's RemoteClusterUtils against B: upstreamClusters holds A,
     replicationHops(A) is 1, translateOffsets gives our checkpoints. In a
