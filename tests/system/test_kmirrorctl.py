@@ -78,3 +78,51 @@ def test_kmirrorctl_commands(kmirrord, run_dir, cluster_a, cluster_b):
     k.stop()
     r = k.ctl("status", json_out=False)
     assert r.returncode == 69
+
+
+def test_kmirrorctl_translate(kmirrord, run_dir, cluster_a, cluster_b):
+    """translate gives what the checkpoints say, as RemoteClusterUtils would."""
+    import subprocess
+    from confluent_kafka import Consumer, TopicPartition
+    import mm2
+    name = unique_name("tr")
+    src, tgt = "trs_" + name[-6:], "trt_" + name[-6:]
+    topic, group = unique_name("trt"), unique_name("trg")
+    cluster_a.create_topic(topic, 2)
+    cluster_a.produce(topic, [("k%d" % i, "v%d" % i) for i in range(200)])
+    c = Consumer(dict(cluster_a.client_config("PLAINTEXT"), **{"group.id": group,
+                                                                "enable.auto.commit": False}))
+    c.commit(offsets=[TopicPartition(topic, 0, 40), TopicPartition(topic, 1, 70)],
+             asynchronous=False)
+    c.close()
+    text = kmd.config_text(run_dir, name, [kmd.cluster_block(src, cluster_a),
+                                           kmd.cluster_block(tgt, cluster_b)],
+                           ['source = "%s"; target = "%s"; topics = [ "%s" ]; groups = [ "%s" ]; '
+                            'refresh_topics_interval_ms = 500; refresh_groups_interval_ms = 500; '
+                            'emit_checkpoints_interval_ms = 500;' % (src, tgt, topic, group)])
+    k = kmirrord(name, text).start()
+    remote = "%s.%s" % (src, topic)
+
+    def checkpoints():
+        try:
+            recs = cluster_b.consume_all("%s.checkpoints.internal" % src, timeout=10)
+        except Exception:
+            return None
+        last = {}
+        for r in recs:
+            g, t, p, up, down, meta = mm2.checkpoint(r.key, r.value)
+            if g == group:
+                last[(t, p)] = (up, down)
+        return last if len(last) == 2 and all(up == {0: 40, 1: 70}[p]
+                                              for (t, p), (up, _) in last.items()) else None
+    last = wait_until(checkpoints, timeout=60, message="checkpoints of the group")
+    r = subprocess.run([kmd.KMIRRORCTL, "-c", k.conf, "translate", "--cluster", src,
+                        "--group", group, "--json"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = {(x["topic"], x["partition"]): x["offset"] for x in json.loads(r.stdout)}
+    assert got == {tp: down for tp, (up, down) in last.items()}
+    assert set(got) == {(remote, 0), (remote, 1)}
+    r = subprocess.run([kmd.KMIRRORCTL, "-c", k.conf, "translate", "--cluster", "nope",
+                        "--group", group], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "no flow from cluster nope" in r.stderr
+    k.stop()
