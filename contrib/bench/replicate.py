@@ -518,6 +518,67 @@ def kill_tree(sup, pids, timeout=20):
                 os.kill(p, signal.SIGKILL)
 
 
+def open_clusters(clusters, started, workdir, specs, kafka_version, heap, reuse, keep):
+    """Start (or, with `reuse`, take over those left running by --keep) the
+    kmtestbed clusters `specs` = ((name, base_port), ...), in parallel.
+    Appends every Cluster to `clusters` and those it started to `started`
+    (lists given by the caller, so a failure half-way leaves them to stop)."""
+    for name, port in specs:
+        c = None
+        if reuse:
+            with contextlib.suppress(FileNotFoundError):
+                c = kmtestbed.Cluster.from_state(name, workdir)
+            if c is not None and (c.base_port != port or not c.running()):
+                log("cluster %s: state found but %s; starting a new one", name,
+                    "port differs" if c.base_port != port else "not running")
+                if c.base_port == port:
+                    with contextlib.suppress(Exception):
+                        c.stop()
+                c = None
+            elif c is not None:
+                log("reusing cluster %s (pid %d, %s)", name, c.pid, c.bootstrap())
+        if c is None:
+            c = kmtestbed.Cluster(name, port, version=kafka_version, workdir=workdir,
+                                  heap=heap)
+            started.append(c)
+        clusters.append(c)
+    if started:
+        log("starting %s ...", ", ".join(c.name for c in started))
+        t = time.monotonic()
+        errors = []
+
+        def run(c):
+            try:
+                c.start(timeout=120, detach=keep)
+            except BaseException as e:
+                errors.append(e)
+        th = [threading.Thread(target=run, args=(c,), daemon=True) for c in started]
+        for x in th:
+            x.start()
+        for x in th:
+            x.join()
+        if errors:
+            raise errors[0]
+        log("clusters up in %.1fs", time.monotonic() - t)
+    return clusters
+
+
+def stop_clusters(clusters, started, keep, workdir):
+    """Stop the clusters (those running or started), or with `keep` say how."""
+    if not keep:
+        for c in clusters:
+            if c.running() or c in started:
+                try:
+                    c.stop()
+                except Exception as e:
+                    log("stopping %s: %s", c.name, e)
+    else:
+        for c in clusters:
+            log("left running: %s %s (pid %s); stop with: %s stop --name %s --dir %s",
+                c.name, c.bootstrap(), c.pid,
+                os.path.join(REPO, "contrib", "testbed", "kmtestbed.py"), c.name, workdir)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -616,43 +677,9 @@ def main(argv=None):
     result = {}
     try:
         # ---------------------------------------------------- clusters
-        for name, port in (("bench-src", a.source_port), ("bench-dst", a.target_port)):
-            c = None
-            if a.reuse:
-                with contextlib.suppress(FileNotFoundError):
-                    c = kmtestbed.Cluster.from_state(name, a.workdir)
-                if c is not None and (c.base_port != port or not c.running()):
-                    log("cluster %s: state found but %s; starting a new one", name,
-                        "port differs" if c.base_port != port else "not running")
-                    if c.base_port == port:
-                        with contextlib.suppress(Exception):
-                            c.stop()
-                    c = None
-                elif c is not None:
-                    log("reusing cluster %s (pid %d, %s)", name, c.pid, c.bootstrap())
-            if c is None:
-                c = kmtestbed.Cluster(name, port, version=a.kafka_version, workdir=a.workdir,
-                                      heap=heap)
-                started.append(c)
-            clusters.append(c)
-        if started:
-            log("starting %s ...", ", ".join(c.name for c in started))
-            t = time.monotonic()
-            errors = []
-
-            def run(c):
-                try:
-                    c.start(timeout=120, detach=a.keep)
-                except BaseException as e:
-                    errors.append(e)
-            th = [threading.Thread(target=run, args=(c,), daemon=True) for c in started]
-            for x in th:
-                x.start()
-            for x in th:
-                x.join()
-            if errors:
-                raise errors[0]
-            log("clusters up in %.1fs", time.monotonic() - t)
+        open_clusters(clusters, started, a.workdir,
+                      (("bench-src", a.source_port), ("bench-dst", a.target_port)),
+                      a.kafka_version, heap, a.reuse, a.keep)
         src, dst = clusters
 
         # ---------------------------------------------------- pre-load
@@ -921,18 +948,7 @@ def main(argv=None):
         if created and (a.keep or a.reuse) and not a.keep_topics:
             for c, t in ((clusters[0], topic), (clusters[1], remote)):
                 delete_topics(c, [t])
-        if not a.keep:
-            for c in clusters:
-                if c.running() or c in started:
-                    try:
-                        c.stop()
-                    except Exception as e:
-                        log("stopping %s: %s", c.name, e)
-        else:
-            for c in clusters:
-                log("left running: %s %s (pid %s); stop with: %s stop --name %s --dir %s",
-                    c.name, c.bootstrap(), c.pid,
-                    os.path.join(REPO, "contrib", "testbed", "kmtestbed.py"), c.name, a.workdir)
+        stop_clusters(clusters, started, a.keep, a.workdir)
     return rc
 
 
