@@ -586,7 +586,7 @@ class Cluster:
                 "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "super.users": ";".join(SUPER_USERS),
             "allow.everyone.if.no.acl.found": "false",
-            "sasl.enabled.mechanisms": ",".join(SCRAM_MECHANISMS),
+            "sasl.enabled.mechanisms": ",".join(SCRAM_MECHANISMS + ("PLAIN",)),
             "ssl.keystore.type": "PEM",
             "ssl.keystore.location": ks,
             "ssl.truststore.type": "PEM",
@@ -617,6 +617,11 @@ class Cluster:
         for m in SCRAM_MECHANISMS:
             props["listener.name.sasl_ssl.%s.sasl.jaas.config" % m.lower()] = \
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        # SASL PLAIN too (deployments that reach a managed service with it):
+        # the same users, their passwords in the broker's JAAS config
+        props["listener.name.sasl_ssl.plain.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required " +
+            " ".join('user_%s="%s"' % (u, p) for u, p in sorted(USERS.items())) + ";")
         if major(self.version) >= 4:
             props.update({
                 "share.coordinator.state.topic.replication.factor": "1",

@@ -320,9 +320,9 @@ def test_c_dc_to_cloud_products(mm2d, run_dir, cluster_a, cluster_b, pki):
         "A_PLAINTEXT": cluster_a.bootstrap("PLAINTEXT"),
         "B_SASL_SSL": cluster_b.bootstrap("SASL_SSL"),
         "CA_PEM": pki["ca.pem"],
-        # the test bed has no PLAIN users (SCRAM only on SASL_SSL)
-        "TARGET_MECHANISM": "SCRAM-SHA-512",
-        "TARGET_LOGIN_MODULE": "scram.ScramLoginModule",
+        # as in the deployment: SASL PLAIN over TLS 1.2
+        "TARGET_MECHANISM": "PLAIN",
+        "TARGET_LOGIN_MODULE": "plain.PlainLoginModule",
     }) + trailer(run_dir, name)
     password = kmtestbed.USERS["kmirror"]
     env = dict(os.environ, MM2C_TARGET_USER="kmirror", MM2C_TARGET_PASSWORD=password)
