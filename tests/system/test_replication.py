@@ -681,7 +681,7 @@ def test_stalled_worker_is_fenced(kmirrord, run_dir, cluster_a, cluster_b):
     ftext = flow(src, tgt, topics=[topic], tasks=1, shard_session_timeout_ms=session_ms)
     # instance 1 must not kill its stopped worker as hung: long hang timeout
     k1, k2 = two_instance_kmd(kmirrord, run_dir, "fence" + s, src, tgt, cluster_a, cluster_b,
-                              ftext, replace=[{"hang_timeout_ms = 4000;":
+                              ftext, replace=[{"hang_timeout_ms = 10000;":
                                                "hang_timeout_ms = 300000;"}, None])
     k1.start()
     parts = {(topic, 0), (topic, 1)}
