@@ -7,6 +7,7 @@
 #include <string.h>
 #include <event2/buffer.h>
 
+#include "filter.h"	/* MM2's default filters: one place */
 #include "flowconf.h"
 #include "msg.h"
 
@@ -27,15 +28,15 @@ static const char *const fs_shard_names[] = { "group", "static", NULL };
 const struct fs_def fs_defs[FS__COUNT] = {
 	[FS_ENABLED] = { "enabled", "enabled", FS_T_BOOL, 1, NULL, 0, 1, NULL,
 	    "replicate this flow" },
-	[FS_TOPICS] = { "topics", "topics", FS_T_LIST, 0, ".*", 0, 0, NULL,
+	[FS_TOPICS] = { "topics", "topics", FS_T_LIST, 0, FILTER_TOPICS_INCLUDE_DEFAULT, 0, 0, NULL,
 	    "Java regexes of topics to replicate (whole-name match)" },
 	[FS_TOPICS_EXCLUDE] = { "topics_exclude", "topics.exclude", FS_T_LIST, 0,
-	    ".*[\\-\\.]internal,.*\\.replica,__.*", 0, 0, NULL,
+	    FILTER_TOPICS_EXCLUDE_DEFAULT, 0, 0, NULL,
 	    "Java regexes of topics never replicated; exclude wins" },
-	[FS_GROUPS] = { "groups", "groups", FS_T_LIST, 0, ".*", 0, 0, NULL,
+	[FS_GROUPS] = { "groups", "groups", FS_T_LIST, 0, FILTER_GROUPS_INCLUDE_DEFAULT, 0, 0, NULL,
 	    "Java regexes of consumer groups to checkpoint" },
 	[FS_GROUPS_EXCLUDE] = { "groups_exclude", "groups.exclude", FS_T_LIST, 0,
-	    "console-consumer-.*,connect-.*,__.*", 0, 0, NULL,
+	    FILTER_GROUPS_EXCLUDE_DEFAULT, 0, 0, NULL,
 	    "Java regexes of groups never checkpointed" },
 	[FS_REPLICATION_POLICY] = { "replication_policy", "replication.policy.class",
 	    FS_T_ENUM, 0, NULL, 0, 1, fs_policy_names,
@@ -106,11 +107,7 @@ const struct fs_def fs_defs[FS__COUNT] = {
 	    NULL, "ACL sync period (MM2: 600 s)" },
 	[FS_CONFIG_PROPERTIES_EXCLUDE] = { "config_properties_exclude",
 	    "config.properties.exclude", FS_T_LIST, 0,
-	    "follower\\.replication\\.throttled\\.replicas,"
-	    "leader\\.replication\\.throttled\\.replicas,"
-	    "message\\.timestamp\\.difference\\.max\\.ms,"
-	    "message\\.timestamp\\.type,unclean\\.leader\\.election\\.enable,"
-	    "min\\.insync\\.replicas", 0, 0, NULL,
+	    FILTER_CONFIG_PROPERTIES_EXCLUDE_DEFAULT, 0, 0, NULL,
 	    "topic configs never copied" },
 	[FS_AUTO_OFFSET_RESET] = { "auto_offset_reset", NULL, FS_T_ENUM, 0, NULL,
 	    0, 1, fs_reset_names, "where a partition without progress starts" },

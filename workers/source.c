@@ -1427,8 +1427,6 @@ src_start(struct worker *w)
 	struct src *s = calloc(1, sizeof(*s));
 	const struct km_flow *f = &w->flow;
 	char err[512], gid[400], inst[400], sess[32];
-	struct km_filter none;
-	(void)none;
 
 	w->data = s;
 	s->w = w;
