@@ -38,7 +38,6 @@ CLI:
 
 import argparse
 import contextlib
-import fcntl
 import logging
 import os
 import re
@@ -48,6 +47,12 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "testbed"))
+# the test bed's cache, locking, Maven and /proc helpers serve here too
+from kmtestbed import (TestbedError, cache_dir, _file_lock, _mvn_copy,  # noqa: E402
+                       pid_alive, cmdline, _java)
 
 DEFAULT_VERSION = "4.3.1"
 MAIN_CLASS = "org.apache.kafka.connect.mirror.MirrorMaker"
@@ -60,18 +65,11 @@ LOG4J_DEFAULT = "2.25.4"
 log = logging.getLogger("mm2run")
 
 
-class MM2Error(Exception):
+class MM2Error(TestbedError):
     """Anything that went wrong while fetching, starting or stopping MM2."""
 
 
 # ---------------------------------------------------------------- paths
-
-
-def cache_dir():
-    """The cache root: $KMIRROR_CACHE or ~/.cache/kmirror."""
-    d = os.environ.get("KMIRROR_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "kmirror")
-    return os.path.abspath(d)
 
 
 def mm2_home(version=DEFAULT_VERSION):
@@ -82,46 +80,7 @@ def libs_dir(version=DEFAULT_VERSION):
     return os.path.join(mm2_home(version), "libs")
 
 
-@contextlib.contextmanager
-def _file_lock(path):
-    """An exclusive flock, so parallel fetches do not race."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _run(cmd, cwd=None, timeout=600):
-    try:
-        p = subprocess.run(cmd, cwd=cwd, timeout=timeout, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    except subprocess.TimeoutExpired as e:
-        raise MM2Error("timed out after %ss: %s" % (timeout, " ".join(cmd))) from e
-    if p.returncode != 0:
-        raise MM2Error("failed (exit %d): %s\n%s" % (p.returncode, " ".join(cmd),
-                                                     p.stdout[-4000:]))
-    return p.stdout
-
-
 # ---------------------------------------------------------------- fetch
-
-_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>kmirror.mm2</groupId>
-  <artifactId>mm2-fetch</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-%s
-  </dependencies>
-</project>
-"""
-_DEP = ("    <dependency><groupId>%s</groupId><artifactId>%s</artifactId>"
-        "<version>%s</version></dependency>")
-
 
 def fetched(version=DEFAULT_VERSION):
     return os.path.exists(os.path.join(mm2_home(version), ".fetched"))
@@ -154,11 +113,7 @@ def fetch(version=DEFAULT_VERSION, timeout=900):
                     ("org.apache.logging.log4j", "log4j-api", l4j),
                     ("org.apache.logging.log4j", "log4j-core", l4j),
                     ("org.apache.logging.log4j", "log4j-slf4j-impl", l4j)]
-            with open(os.path.join(home, "pom.xml"), "w") as f:
-                f.write(_POM % "\n".join(_DEP % d for d in deps))
-            _run(["mvn", "-q", "-B", "dependency:copy-dependencies",
-                  "-DincludeScope=runtime", "-DoutputDirectory=" + tmp],
-                 cwd=home, timeout=timeout)
+            _mvn_copy(home, deps, tmp, timeout)
             jars = os.listdir(tmp)
             for needed in ("connect-mirror-%s.jar" % version,
                            "connect-mirror-client-%s.jar" % version,
@@ -186,24 +141,6 @@ def fetch(version=DEFAULT_VERSION, timeout=900):
 
 
 # ---------------------------------------------------------------- /proc
-
-
-def pid_alive(pid):
-    """True if pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return f.read().split(b"\0")
-    except OSError:
-        return []
 
 
 def mm2_pids(properties_path=None):
@@ -247,16 +184,6 @@ def _status_kb(pid, field):
     except (OSError, ValueError):
         pass
     return 0
-
-
-def _java():
-    jh = os.environ.get("JAVA_HOME")
-    if jh and os.path.exists(os.path.join(jh, "bin", "java")):
-        return os.path.join(jh, "bin", "java")
-    j = shutil.which("java")
-    if j is None:
-        raise MM2Error("java not found: run contrib/setup.sh")
-    return j
 
 
 _LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
