@@ -9,6 +9,7 @@ partitions x N records), runs in turn on identical pre-loaded data:
              recommends: tasks.max = partitions, larger producer linger.ms /
              batch.size, larger consumer fetch sizes, a larger heap
   kmirrord   `kmirrord -d -m` on the very same mm2.properties as `mm2`
+  kmirrord-tuned  `kmirrord -d -m` on the very same file as `mm2-tuned`
   producer   the ceiling: a plain librdkafka producer (confluent_kafka, the
              pre-load producer of replicate.py) writing the same data to the
              target alone
@@ -52,9 +53,9 @@ import mm2run  # noqa: E402
 from replicate import (Sampler, ProgressReader, consumer, delete_topics, kill_tree, log,  # noqa: E402
                        preload, topic_exists, wait_group_empty, watermarks)
 
-TOOLS = ("mm2", "mm2-tuned", "kmirrord", "producer")
+TOOLS = ("mm2", "mm2-tuned", "kmirrord", "kmirrord-tuned", "producer")
 LABELS = {"mm2": "MM2 defaults", "mm2-tuned": "MM2 tuned", "kmirrord": "kmirrord -m",
-          "producer": "producer alone (ceiling)"}
+          "kmirrord-tuned": "kmirrord -m, MM2-tuned file", "producer": "producer alone (ceiling)"}
 SRC, DST = "src", "dst"
 DEFAULT_WORKLOADS = "1024x1:500000,1024x8:500000,100x8:2000000"
 
@@ -128,15 +129,16 @@ class Run:
         props = os.path.join(self.run_dir, "mm2.properties")
         if self.tool != "producer":
             text = mm2_properties(self.src, self.dst, self.topic, self.run_dir)
-            if self.tool == "mm2-tuned":
+            if self.tool.endswith("-tuned"):
                 text += mm2_tuning(w["partitions"])
             with open(props, "w") as f:
                 f.write(text)
-        if self.tool == "kmirrord":
+        if self.tool.startswith("kmirrord"):
             chk = subprocess.run([a.kmirrord, "-n", "-m", props], capture_output=True, text=True)
             if chk.returncode != 0:
                 raise RuntimeError("kmirrord -n rejects %s:\n%s%s" % (props, chk.stdout, chk.stderr))
-            wait_group_empty(self.dst, "kmirror.%s.%s" % (SRC, DST), 60, 1)
+            wait_group_empty(self.dst, "kmirror.%s.%s" % (SRC, DST), 60,
+                             w["partitions"] if self.tool == "kmirrord-tuned" else 1)
             self.progress = ProgressReader(self.dst, "kmirror-progress.%s.internal" % SRC,
                                            self.topic)
         if self.tool.startswith("mm2"):
@@ -147,7 +149,7 @@ class Run:
                                   heap=a.mm2_tuned_heap if self.tool == "mm2-tuned" else a.mm2_heap)
             self.mm2.start()
             self.pid = self.mm2.pid
-        elif self.tool == "kmirrord":
+        elif self.tool.startswith("kmirrord"):
             logf = open(os.path.join(self.run_dir, "kmirrord.log"), "ab")
             self.proc = subprocess.Popen([a.kmirrord, "-d", "-m", props], stdout=logf,
                                          stderr=subprocess.STDOUT)
@@ -252,7 +254,7 @@ class Run:
             with contextlib.suppress(Exception):
                 self.mm2.stop(timeout=30)
         elif self.proc is not None:
-            if self.tool == "kmirrord":
+            if self.tool.startswith("kmirrord"):
                 tree = {p["pid"] for p in self.sampler.process_table()}
                 kill_tree(self.proc, tree | replicate.children_of([self.proc.pid]))
             else:
@@ -314,7 +316,7 @@ def run_one(a, tool, src, dst, w):
     try:
         r.start()
         res = r.wait(src_end)
-        if tool == "kmirrord":
+        if tool.startswith("kmirrord"):
             time.sleep(0.8)
             res["transactions"] = kmirrord_txn_figures(run_dir, a.kmirrord)
     finally:
@@ -417,7 +419,10 @@ def write_markdown(path, results, meta):
              "`tasks.max` unset = 1). `mm2-tuned` adds `tasks.max` = partitions, consumer "
              "`fetch.max.bytes` 50 MB, `max.partition.fetch.bytes` 10 MB, `max.poll.records` "
              "10000, producer `linger.ms` 50, `batch.size` 512 KB, `buffer.memory` 128 MB, "
-             "and a %s heap (default runs: %s). `producer` is the ceiling: one "
+             "and a %s heap (default runs: %s). `kmirrord -m, MM2-tuned file` runs kmirrord on "
+             "that tuned file (so `tasks.max` source worker processes; librdkafka takes "
+             "`max.partition.fetch.bytes`, `fetch.max.bytes`, `linger.ms`, `batch.size` "
+             "and names the other four in its warning). `producer` is the ceiling: one "
              "confluent_kafka producer process writing the same records to the target alone "
              "(acks=1, linger.ms 20, 1 MB batches)." % (meta["mm2_tuned_heap"], meta["mm2_heap"]))
     L.append("")
@@ -475,7 +480,7 @@ def write_chart(path, results):
     import matplotlib.pyplot as plt
     tools = [t for t in TOOLS if any(r["tool"] == t for _, rows in results for r in rows)]
     colors = {"mm2": "#b0b0b0", "mm2-tuned": "#707070", "kmirrord": "#1f77b4",
-              "producer": "#2ca02c"}
+              "kmirrord-tuned": "#9ecae1", "producer": "#2ca02c"}
     names = [w for w, _ in results]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
     panels = (("mb_per_s", "catch-up MB/s (higher is better)"),
@@ -570,13 +575,15 @@ def main(argv=None):
     ap.add_argument("--json", default=None, help="append every run's JSON line to FILE")
     ap.add_argument("--note", action="append", default=[],
                     help="a paragraph added under Notes in the Markdown (repeatable)")
+    ap.add_argument("--notes-file", default=None,
+                    help="a Markdown file whose text is added under Notes")
     a = ap.parse_args(argv)
     workloads = parse_workloads(a.workloads)
     tools = [t.strip() for t in a.tools.split(",") if t.strip()]
     for t in tools:
         if t not in TOOLS:
             ap.error("unknown tool %r" % t)
-    if "kmirrord" in tools and not os.access(a.kmirrord, os.X_OK):
+    if any(t.startswith("kmirrord") for t in tools) and not os.access(a.kmirrord, os.X_OK):
         ap.error("no kmirrord at %s (make, or --kmirrord)" % a.kmirrord)
 
     import logging
@@ -621,6 +628,9 @@ def main(argv=None):
                     x if re.fullmatch(r"[\w@%+=:,./-]+", x) else "'%s'" % x for x in argv),
                 "sample_ms": a.sample_ms, "mm2_heap": a.mm2_heap,
                 "mm2_tuned_heap": a.mm2_tuned_heap, "notes": a.note}
+        if a.notes_file:
+            with open(a.notes_file) as f:
+                meta["notes"] = meta["notes"] + [f.read().rstrip("\n")]
         write_markdown(a.markdown, results, meta)
         log("wrote %s", a.markdown)
         try:
