@@ -112,7 +112,8 @@ lease_new(struct worker *w, lease_cb *cb, void *arg)
 	const char *extra[] = { "group.id", l->group, "group.instance.id", inst,
 		"partition.assignment.strategy", "cooperative-sticky",
 		"session.timeout.ms", sess, "enable.auto.commit", "false",
-		"auto.offset.reset", "latest", NULL };
+		"auto.offset.reset", "latest", "topic.metadata.refresh.interval.ms", "5000",
+		NULL };
 	l->kc = kclient_new(w, RD_KAFKA_CONSUMER, &w->dst, KM_SCOPE_CONSUMER, "lease",
 	    extra, KC_F_GROUP, lease_event, l);
 	if (FLOW_INT(&w->flow, FS_SHARD_ASSIGNMENT) == KM_SHARDS_STATIC) {

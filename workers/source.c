@@ -1483,7 +1483,9 @@ src_start(struct worker *w)
 	const char *mem_extra[] = { "group.id", s->group, "group.instance.id", inst,
 		"partition.assignment.strategy", "cooperative-sticky",
 		"session.timeout.ms", sess, "enable.auto.commit", "false",
-		"auto.offset.reset", "latest", NULL };
+		"auto.offset.reset", "latest",
+		/* see a grown shards topic (tasks raised) in seconds, not 5 min */
+		"topic.metadata.refresh.interval.ms", "5000", NULL };
 	s->member = kclient_new(w, RD_KAFKA_CONSUMER, &w->dst, KM_SCOPE_CONSUMER, "member",
 	    mem_extra, KC_F_GROUP, src_member_event, s);
 
