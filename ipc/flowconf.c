@@ -123,6 +123,9 @@ const struct fs_def fs_defs[FS__COUNT] = {
 	    10000, NULL, 6000, 300000, NULL,
 	    "how long a silent instance keeps its shards (brokers refuse less than "
 	    "their group.min.session.timeout.ms, 6000 by default)" },
+	[FS_HEARTBEATS_REPLICATION_ENABLED] = { "heartbeats_replication_enabled",
+	    "heartbeats.replication.enabled", FS_T_BOOL, 1, NULL, 0, 1, NULL,
+	    "replicate heartbeat topics whatever the topic filter says (MM2 4.x)" },
 	[FS_SOURCE_WORKERS] = { "source_workers", NULL, FS_T_INT, 0, NULL, 0, 256, NULL,
 	    "source workers this instance runs for the flow; 0 = tasks. With N "
 	    "instances, tasks / N spreads the shards over all of them" },

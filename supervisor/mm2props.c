@@ -1459,8 +1459,7 @@ static const char *
 connector_key_note(const char *k, const char *v)
 {
 	if (strcmp(k, "refresh.topics.enabled") == 0 ||
-	    strcmp(k, "refresh.groups.enabled") == 0 ||
-	    strcmp(k, "heartbeats.replication.enabled") == 0)
+	    strcmp(k, "refresh.groups.enabled") == 0)
 		return strcasecmp(v, "true") == 0 ? "" : "not supported: kmirror "
 		    "always does this; only true is accepted";
 	if (strcmp(k, "use.defaults.from") == 0)

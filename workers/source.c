@@ -1145,7 +1145,8 @@ src_refresh(struct src *s)
 		 * topics, never a cycle back to the target */
 		if (mtp->err || !policy_should_replicate_topic_filtered(&s->pol,
 		    s->w->src.alias, s->w->dst.alias, mtp->topic,
-		    filter_match(&s->filt, mtp->topic), 1))
+		    filter_match(&s->filt, mtp->topic),
+		    (int)FLOW_INT(&s->w->flow, FS_HEARTBEATS_REPLICATION_ENABLED)))
 			continue;
 		/* does this worker own any of its partitions? */
 		int mine = 0;

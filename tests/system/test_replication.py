@@ -46,6 +46,9 @@ def flow(src, tgt, **settings):
     settings.setdefault("emit_checkpoints_enabled", False)
     settings.setdefault("emit_heartbeats_enabled", False)
     settings.setdefault("refresh_topics_interval_ms", 1000)
+    # the shared test clusters hold many tests' heartbeat topics, which MM2's
+    # rule would replicate into every flow: off unless a test is about them
+    settings.setdefault("heartbeats_replication_enabled", False)
     return 'source = "%s"; target = "%s"; ' % (src, tgt) + " ".join(
         "%s = %s;" % (k, _conf_value(v)) for k, v in settings.items())
 
@@ -305,7 +308,7 @@ def test_heartbeats_replicated_even_if_topic_filter_excludes(kmirrord, run_dir, 
         cluster_a.create_topic("heartbeats", 1, config={"cleanup.policy": "compact"})
     k = make_kmd(kmirrord, run_dir, "hbfilter", [kmd.cluster_block(src, cluster_a),
                                                  kmd.cluster_block(tgt, cluster_b)],
-                 [flow(src, tgt, topics=[t])])
+                 [flow(src, tgt, topics=[t], heartbeats_replication_enabled=True)])
     k.start()
     wait_until(lambda: "%s.heartbeats" % src in target_topics(cluster_b), timeout=20,
                message="%s.heartbeats on the target (topics = [%s])" % (src, t))
