@@ -770,6 +770,27 @@ config_print_flags(const struct km_config *cfg, FILE *out, int flags)
 	fprintf(out, ");\nflows = (\n");
 	for (size_t i = 0; i < cfg->nflows; i++) {
 		const struct km_flow *f = &cfg->flows[i];
+		long long tasks = FLOW_INT(f, FS_TASKS), workers = FLOW_INT(f, FS_SOURCE_WORKERS);
+		if (workers <= 0 || workers > tasks)
+			workers = tasks;
+		/* who owns what: the rule, since partitions are only known live
+		 * (kmirrorctl status --json shows each worker's shards and partitions) */
+		fprintf(out, "  # %s: %lld shards; partition p of topic t is in shard "
+		    "(fnv1a32(t) + p) mod %lld;\n  # this instance runs %lld source workers, "
+		    "which share the shards with every\n  # other instance through group "
+		    "kmirror.%s.%s on %s", f->name, tasks, tasks, workers, f->source,
+		    f->target, f->target);
+		{
+			fprintf(out, ";\n  # without the group protocol (shard_assignment = "
+			    "\"static\"):");
+			for (long long w = 0; w < workers; w++) {
+				fprintf(out, " worker %lld: shards", w);
+				for (long long sh = w; sh < tasks; sh += workers)
+					fprintf(out, " %lld", sh);
+				fprintf(out, "%s", w + 1 < workers ? ";" : "");
+			}
+		}
+		fprintf(out, "\n");
 		fprintf(out, "  { name = \"%s\"; source = \"%s\"; target = \"%s\";\n",
 		    f->name, f->source, f->target);
 		for (int id = 0; id < FS__COUNT; id++) {
