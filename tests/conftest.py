@@ -43,12 +43,6 @@ _start_times = []
 _run_dir_state = {}
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "heavy: hundreds of thousands of records or an Apache MM2 run; "
-        "the sanitizer pass of CI leaves these out (-m 'not heavy')")
-
-
 def pytest_addoption(parser):
     parser.addoption("--kafka-version",
                      default=os.environ.get("KMIRROR_KAFKA_VERSION",
@@ -58,6 +52,9 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "heavy: hundreds of thousands of records or an Apache MM2 run; "
+        "the sanitizer pass of CI leaves these out (-m 'not heavy')")
     # A CI timeout sends SIGTERM: turn it into an interrupt so that session
     # fixtures still stop the brokers (they run in their own sessions and
     # would otherwise outlive pytest).
