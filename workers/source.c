@@ -32,6 +32,7 @@
 #define SRC_TXN_TIMEOUT  100		/* ms a commit may block the loop per try */
 #define SRC_RETRY_MS     5000
 #define SRC_TXN_MAX_BYTES (16u << 20)	/* commit early past this */
+#define SRC_HANDOVER_MS  2000		/* to commit shards being given away */
 #define SRC_META_TIMEOUT 5000
 #define SRC_STATUS_PARTS 200		/* per-partition STATUS entries at most */
 #define SRC_LAT_BUCKETS  12
@@ -748,11 +749,7 @@ src_shard_drop(struct src *s, int id, int lost)
 		topicsync_free(s->tsync);
 		s->tsync = NULL;
 	}
-	if (sh->state == SH_ACTIVE && !lost) {
-		/* hand over cleanly: finish the open transaction, bounded */
-		for (int i = 0; i < 50 && src_shard_finish(s, sh) == 1; i++)
-			;
-	}
+	/* open transactions were finished, or given up, by the caller */
 	l = rd_kafka_topic_partition_list_new(16);
 	for (e = hmap_first(&s->topics, &it); e; e = hmap_next(&s->topics, e, &it)) {
 		struct src_topic *t = e->val;
@@ -1233,6 +1230,19 @@ src_on_rebalance(struct src *s, rd_kafka_event_t *ev)
 			src_shard_take(s, parts->elems[i].partition);
 	} else {
 		int lost = rd_kafka_assignment_lost(rk);
+		/* hand the shards over cleanly: commit their open transactions
+		 * side by side, within SRC_HANDOVER_MS so the loop keeps
+		 * reporting; what is not committed by then is left to the new
+		 * owner, which replicates it again from the stored progress */
+		int64_t deadline = worker_now_ms() + SRC_HANDOVER_MS;
+		for (int busy = !lost; busy && worker_now_ms() < deadline; ) {
+			busy = 0;
+			for (int i = 0; parts && i < parts->cnt; i++) {
+				int id = parts->elems[i].partition;
+				if (id < s->tasks && s->shards[id] && s->shards[id]->state == SH_ACTIVE)
+					busy |= src_shard_finish(s, s->shards[id]);
+			}
+		}
 		for (int i = 0; parts && i < parts->cnt; i++)
 			src_shard_drop(s, parts->elems[i].partition, lost);
 		if (coop)

@@ -85,7 +85,7 @@ refresh.groups.interval.seconds = 1
 kmirrord.pidfile = {d}/kmirrord.pid
 kmirrord.control_socket = {d}/kmirrord.sock
 kmirrord.status_interval_ms = 500
-kmirrord.hang_timeout_ms = 4000
+kmirrord.hang_timeout_ms = 10000
 kmirrord.drain_timeout_ms = 8000
 """.format(S=src, T=tgt, A=a.bootstrap(), B=b.bootstrap(), topic=topic, group=group, d=d)
 

@@ -39,7 +39,7 @@ def trailer(run_dir, name, extra=""):
             "kmirrord.pidfile = %s/kmirrord.pid\n"
             "kmirrord.control_socket = %s/kmirrord.sock\n"
             "kmirrord.status_interval_ms = 500\n"
-            "kmirrord.hang_timeout_ms = 4000\n"
+            "kmirrord.hang_timeout_ms = 10000\n"
             "kmirrord.drain_timeout_ms = 8000\n%s" % (d, d, extra))
 
 
