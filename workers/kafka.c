@@ -182,6 +182,12 @@ kclient_new(struct worker *w, rd_kafka_type_t type, const struct km_cluster *c,
 	snprintf(kc->cluster, sizeof(kc->cluster), "%s", c->alias);
 	kclient_client_id(cid, sizeof(cid), w, purpose);
 	rd_kafka_conf_set(conf, "client.id", cid, err, sizeof(err));
+	/* "?key": kmirrord's default, which the operator's properties override */
+	for (int i = 0; extra && extra[i]; i += 2)
+		if (extra[i][0] == '?' && rd_kafka_conf_set(conf, extra[i] + 1, extra[i + 1],
+		    err, sizeof(err)) != RD_KAFKA_CONF_OK)
+			worker_fatal(w, WORKER_EX_CONFIG, "cluster %s: %s: %s", c->alias,
+			    extra[i] + 1, err);
 	for (int s = 0; s < (scope == KM_SCOPE_COMMON ? 1 : 2); s++)
 		for (size_t i = 0; i < sets[s]->n; i++)
 			if (rd_kafka_conf_set(conf, sets[s]->v[i].key, sets[s]->v[i].val, err,
@@ -189,8 +195,8 @@ kclient_new(struct worker *w, rd_kafka_type_t type, const struct km_cluster *c,
 				worker_fatal(w, WORKER_EX_CONFIG, "cluster %s: property %s: %s",
 				    c->alias, sets[s]->v[i].key, err);
 	for (int i = 0; extra && extra[i]; i += 2)
-		if (rd_kafka_conf_set(conf, extra[i], extra[i + 1], err, sizeof(err)) !=
-		    RD_KAFKA_CONF_OK)
+		if (extra[i][0] != '?' && rd_kafka_conf_set(conf, extra[i], extra[i + 1], err,
+		    sizeof(err)) != RD_KAFKA_CONF_OK)
 			worker_fatal(w, WORKER_EX_CONFIG, "cluster %s: %s: %s", c->alias,
 			    extra[i], err);
 	rd_kafka_conf_set(conf, "log.queue", "true", err, sizeof(err));

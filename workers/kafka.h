@@ -20,6 +20,9 @@ typedef void kclient_rf_cb(struct kclient *kc, int rf, const char *err, void *ar
 
 typedef void kclient_queue_cb(void *arg);
 
+/* extra: NULL-terminated key, value pairs set after the operator's
+ * properties (kmirrord needs them), except keys written "?key": those are
+ * kmirrord's defaults, set before, so the operator's properties win. */
 struct kclient *kclient_new(struct worker *w, rd_kafka_type_t type,
         const struct km_cluster *c, enum km_scope scope, const char *purpose,
         const char *const *extra, int flags, kclient_event_cb *cb, void *arg);

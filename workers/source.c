@@ -29,7 +29,9 @@
 #include "worker.h"
 
 #define SRC_BATCH        2048
-#define SRC_TXN_TIMEOUT  100		/* ms a commit may block the loop per try */
+#define SRC_TXN_TIMEOUT  100		/* ms an init/abort may block the loop per try */
+#define SRC_COMMIT_WAIT  20		/* ms a commit (EndTxn) may block per try */
+#define SRC_COMMIT_GAP   10		/* ms between commits at least, when drained */
 #define SRC_RETRY_MS     5000
 #define SRC_TXN_MAX_BYTES (16u << 20)	/* commit early past this */
 #define SRC_HANDOVER_MS  2000		/* to commit shards being given away */
@@ -107,6 +109,7 @@ struct src_shard {
 	int               committing;
 	int               progress_written;	/* this commit's progress queued */
 	size_t            txn_bytes;		/* record bytes in the open txn */
+	int64_t           commit_from;		/* when this commit began (ms) */
 	struct src_sync  *syncs;	/* to write once the txn commits */
 	size_t            nsyncs, capsyncs;
 	rd_kafka_topic_t *progress_rkt;
@@ -155,6 +158,9 @@ struct src {
 	struct topicsync   *tsync;	/* config and ACL sync, with shard 0 */
 	/* counters */
 	long long           records, bytes, txn_commits, txn_aborts, offset_gaps;
+	long long           commit_ms;	/* time shards spent committing */
+	long long           starved;	/* pump turns that found no record */
+	int64_t             committed_at;	/* when the last commit round ended */
 	long long           syncs_sent, syncs_failed;
 	int64_t             latency_max_ms;
 	long long           lat_hist[SRC_LAT_BUCKETS + 1];	/* +Inf last */
@@ -229,10 +235,18 @@ src_part_of_msg(const rd_kafka_message_t *m)
 	return t->parts[m->partition];
 }
 
+/* A shard taken and replicating: its progress is known. */
 static int
 src_owns(struct src *s, int shard)
 {
 	return shard < s->tasks && s->shards[shard] && s->shards[shard]->state == SH_ACTIVE;
+}
+
+/* A shard taken, whether or not its progress is read yet. */
+static int
+src_holds(struct src *s, int shard)
+{
+	return shard < s->tasks && s->shards[shard] && s->shards[shard]->state != SH_INIT;
 }
 
 /* ---------------------------------------------------------------- commit */
@@ -376,6 +390,8 @@ src_shard_finish(struct src *s, struct src_shard *sh)
 		return 0;
 	if (!sh->must_abort && !sh->progress_written) {
 		int r = src_shard_write_progress(s, sh);
+		if (!sh->committing)
+			sh->commit_from = worker_now_ms();
 		sh->committing = 1;
 		if (r == -1)
 			sh->must_abort = 1;
@@ -403,8 +419,17 @@ src_shard_finish(struct src *s, struct src_shard *sh)
 		src_shard_rewind(s, sh);
 		return 0;
 	}
-	err = rd_kafka_commit_transaction(rk, SRC_TXN_TIMEOUT);
+	/* the commit begins with a flush that waits until every delivery
+	 * report has been served, and only this loop serves them: calling it
+	 * earlier would block for its whole timeout. So serve the reports and
+	 * commit once nothing is outstanding (src_on_dr calls back then). The
+	 * commit itself is resumable: a timeout leaves it running. */
+	kclient_serve(sh->prod);
+	if (rd_kafka_outq_len(rk) > 0)
+		return 1;
+	err = rd_kafka_commit_transaction(rk, SRC_COMMIT_WAIT);
 	if (err == NULL) {
+		s->commit_ms += worker_now_ms() - sh->commit_from;
 		sh->in_txn = sh->committing = sh->progress_written = 0;
 		sh->txn_bytes = 0;
 		src_shard_committed(s, sh);
@@ -441,6 +466,7 @@ src_commit_cb(evutil_socket_t fd, short what, void *arg)
 		event_active(s->drain_ev, EV_TIMEOUT, 0);
 		return;
 	}
+	s->committed_at = worker_now_ms();
 	src_arm(s->commit_ev, FLOW_INT(&s->w->flow, FS_COMMIT_INTERVAL_MS));
 	src_arm(s->pump, 0);	/* next loop turn: never starve timers */
 }
@@ -452,6 +478,24 @@ src_committing(struct src *s)
 		if (s->shards[i] && (s->shards[i]->committing || s->shards[i]->must_abort))
 			return 1;
 	return 0;
+}
+
+/* The source is drained: what is open now is all there is, so commit it
+ * at once rather than at the end of commit_interval_ms (end-to-end
+ * latency), but not more often than every SRC_COMMIT_GAP ms. */
+static void
+src_commit_soon(struct src *s)
+{
+	int open = 0;
+
+	for (int i = 0; i < s->tasks && !open; i++)
+		open = s->shards[i] && s->shards[i]->in_txn && s->shards[i]->txn_bytes > 0;
+	if (!open || src_committing(s))
+		return;
+	if (worker_now_ms() - s->committed_at >= SRC_COMMIT_GAP)
+		event_active(s->commit_ev, EV_TIMEOUT, 0);
+	else
+		src_arm(s->commit_ev, SRC_COMMIT_GAP - (worker_now_ms() - s->committed_at));
 }
 
 /* ---------------------------------------------------------------- data */
@@ -572,8 +616,11 @@ src_pump(struct src *s)
 			ssize_t n = rd_kafka_consume_batch_queue(s->cq, 0, s->backlog, SRC_BATCH);
 			s->iback = 0;
 			s->nback = n > 0 ? (size_t)n : 0;
-			if (s->nback == 0)
+			if (s->nback == 0) {
+				s->starved++;
+				src_commit_soon(s);
 				return;
+			}
 		}
 		while (s->iback < s->nback) {
 			rd_kafka_message_t *m = s->backlog[s->iback];
@@ -659,6 +706,8 @@ src_on_dr(struct src *s, struct src_shard *sh, rd_kafka_event_t *ev)
 		}
 		rd_kafka_message_destroy(src_msg);
 	}
+	if (sh->committing && rd_kafka_outq_len(kclient_rk(sh->prod)) == 0)
+		event_active(s->commit_ev, EV_TIMEOUT, 0);	/* all delivered: commit */
 	if (s->iback < s->nback)
 		src_arm(s->pump, 0);	/* next loop turn: never starve timers */
 }
@@ -694,9 +743,13 @@ src_shard_take(struct src *s, int id)
 		return;
 	snprintf(txid, sizeof(txid), "%s.shard-%d", s->group, id);
 	snprintf(sid, sizeof(sid), "shard%d", id);
+	/* retry.backoff.ms: the next transaction's AddPartitionsToTxn often
+	 * meets CONCURRENT_TRANSACTIONS (the last one's markers are still being
+	 * written) and waits this long before trying again */
 	const char *extra[] = { "transactional.id", txid, "acks", "all",
-		"linger.ms", "5", "batch.num.messages", "10000",
-		"queue.buffering.max.kbytes", "262144", "transaction.timeout.ms", "60000",
+		"?linger.ms", "5", "?batch.num.messages", "10000",
+		"?queue.buffering.max.kbytes", "262144", "?transaction.timeout.ms", "60000",
+		"?retry.backoff.ms", "20",
 		"max.in.flight.requests.per.connection", "5", NULL };
 	sh = calloc(1, sizeof(*sh));
 	sh->src = s;
@@ -813,8 +866,10 @@ src_init_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (pending)
 		src_arm(s->init_ev, 50);
-	if (ready)
+	if (ready) {
 		src_load_progress(s);
+		src_refresh(s);	/* create remote topics while progress loads */
+	}
 }
 
 /* ---------------------------------------------------------------- progress */
@@ -904,8 +959,11 @@ static void
 src_load_progress(struct src *s)
 {
 	char gid[400];
+	/* a short fetch wait: the end of a partition is only known from an
+	 * empty fetch, which the broker holds for fetch.wait.max.ms */
 	const char *extra[] = { "group.id", gid, "enable.auto.commit", "false",
-		"enable.partition.eof", "true", "isolation.level", "read_committed", NULL };
+		"enable.partition.eof", "true", "isolation.level", "read_committed",
+		"fetch.wait.max.ms", "10", NULL };
 	rd_kafka_topic_partition_list_t *l;
 
 	if (s->loading) {
@@ -1137,6 +1195,7 @@ src_refresh(struct src *s)
 		const struct rd_kafka_metadata_topic *mtp = &ms->topics[i];
 		const struct rd_kafka_metadata_topic *rt;
 		struct src_topic *t;
+		int mine = 0;
 
 		/* MM2's rule: the filter, or a heartbeats topic; never internal
 		 * topics, never a cycle back to the target */
@@ -1145,10 +1204,10 @@ src_refresh(struct src *s)
 		    filter_match(&s->filt, mtp->topic),
 		    (int)FLOW_INT(&s->w->flow, FS_HEARTBEATS_REPLICATION_ENABLED)))
 			continue;
-		/* does this worker own any of its partitions? */
-		int mine = 0;
+		/* does this worker hold (own, or is about to) any of its
+		 * partitions? Then it creates and grows the remote topic. */
 		for (int p = 0; p < mtp->partition_cnt && !mine; p++)
-			mine = src_owns(s, shard_of(mtp->topic, p, s->tasks));
+			mine = src_holds(s, shard_of(mtp->topic, p, s->tasks));
 		if (!mine)
 			continue;
 		if ((t = src_topic_get(s, mtp->topic)) == NULL)
@@ -1472,7 +1531,12 @@ src_start(struct worker *w)
 	const char *cons_extra[] = { "group.id", gid, "enable.auto.commit", "false",
 		"auto.offset.reset", "error", "enable.partition.eof", "false",
 		"isolation.level", FLOW_INT(f, FS_ISOLATION_LEVEL) == 0 ?
-		"read_committed" : "read_uncommitted", NULL };
+		"read_committed" : "read_uncommitted",
+		/* prefetch by bytes, not by count: librdkafka's 100,000 records
+		 * are only 10 MB of 100-byte records (queued.max.messages.kbytes
+		 * still bounds the memory) */
+		"?queued.min.messages", "1000000", "?fetch.message.max.bytes", "4194304",
+		NULL };
 	s->cons = kclient_new(w, RD_KAFKA_CONSUMER, &w->src, KM_SCOPE_CONSUMER, "data",
 	    cons_extra, 0, src_cons_event, s);
 	s->cq = rd_kafka_queue_get_consumer(kclient_rk(s->cons));
@@ -1591,6 +1655,8 @@ src_status(struct worker *w, struct evbuffer *b)
 	kvl_putf(b, "latency_max_ms", "%lld", (long long)s->latency_max_ms);
 	kvl_putf(b, "txn_commits", "%lld", s->txn_commits);
 	kvl_putf(b, "txn_aborts", "%lld", s->txn_aborts);
+	kvl_putf(b, "txn_commit_ms", "%lld", s->commit_ms);
+	kvl_putf(b, "starved", "%lld", s->starved);
 	kvl_putf(b, "offset_gaps", "%lld", s->offset_gaps);
 	kvl_putf(b, "offset_syncs", "%lld", s->syncs_sent);
 	kvl_put(b, "topics_failed", failed);
