@@ -373,11 +373,11 @@ kclient_when_connected(struct kclient *kc, kclient_ready_cb *cb, void *arg)
 	kclient_rf_timer_cb(-1, 0, kc);
 }
 
-/* Ask for a topic with the given configs (NULL-terminated key, value list);
- * the result comes back as a CREATETOPICS_RESULT event with `opaque`. */
-int
-kclient_create_topic(struct kclient *kc, const char *topic, int partitions, int rf,
-    const char *const *configs, void *opaque)
+/* A topic to create, with the given configs (NULL-terminated key, value
+ * list); NULL (said in the log) when librdkafka refuses it. */
+rd_kafka_NewTopic_t *
+kclient_new_topic(struct kclient *kc, const char *topic, int partitions, int rf,
+    const char *const *configs)
 {
 	char err[512];
 	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, rf, err,
@@ -385,17 +385,39 @@ kclient_create_topic(struct kclient *kc, const char *topic, int partitions, int 
 
 	if (nt == NULL) {
 		worker_error(kc->w, "cannot create topic %s on %s: %s", topic, kc->cluster, err);
-		return -1;
+		return NULL;
 	}
 	for (int i = 0; configs && configs[i]; i += 2)
 		rd_kafka_NewTopic_set_config(nt, configs[i], configs[i + 1]);
+	return nt;
+}
+
+/* Ask for the topics in one request, and free them; the result comes back
+ * as a CREATETOPICS_RESULT event with `opaque`. */
+void
+kclient_create_topics(struct kclient *kc, rd_kafka_NewTopic_t **nts, size_t n, void *opaque)
+{
+	char err[512];
 	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(kc->rk,
 	    RD_KAFKA_ADMIN_OP_CREATETOPICS);
+
 	rd_kafka_AdminOptions_set_request_timeout(o, 30000, err, sizeof(err));
 	rd_kafka_AdminOptions_set_opaque(o, opaque);
-	rd_kafka_CreateTopics(kc->rk, &nt, 1, o, kc->q);
+	rd_kafka_CreateTopics(kc->rk, nts, n, o, kc->q);
 	rd_kafka_AdminOptions_destroy(o);
-	rd_kafka_NewTopic_destroy(nt);
+	rd_kafka_NewTopic_destroy_array(nts, n);
+}
+
+/* One topic: kclient_new_topic, then kclient_create_topics. */
+int
+kclient_create_topic(struct kclient *kc, const char *topic, int partitions, int rf,
+    const char *const *configs, void *opaque)
+{
+	rd_kafka_NewTopic_t *nt = kclient_new_topic(kc, topic, partitions, rf, configs);
+
+	if (nt == NULL)
+		return -1;
+	kclient_create_topics(kc, &nt, 1, opaque);
 	return 0;
 }
 

@@ -37,6 +37,10 @@ void kclient_resolve_rf(struct kclient *kc, int wanted, kclient_rf_cb *cb,
          void *arg);
 typedef void kclient_ready_cb(struct kclient *kc, void *arg);
 void kclient_when_connected(struct kclient *kc, kclient_ready_cb *cb, void *arg);
+rd_kafka_NewTopic_t *kclient_new_topic(struct kclient *kc, const char *topic,
+         int partitions, int rf, const char *const *configs);
+void kclient_create_topics(struct kclient *kc, rd_kafka_NewTopic_t **nts,
+         size_t n, void *opaque);
 int  kclient_create_topic(struct kclient *kc, const char *topic, int partitions,
          int rf, const char *const *configs, void *opaque);
 int  kclient_create_compacted(struct kclient *kc, const char *topic, int rf,

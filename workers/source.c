@@ -36,6 +36,8 @@
 #define SRC_TXN_MAX_BYTES (16u << 20)	/* commit early past this */
 #define SRC_HANDOVER_MS  2000		/* to commit shards being given away */
 #define SRC_META_TIMEOUT 5000
+#define SRC_ADMIN_BATCH  200		/* topics per DescribeConfigs/CreateTopics */
+#define SRC_REFRESH_SOON 250		/* ms: refreshes asked for meanwhile coalesce */
 #define SRC_STATUS_PARTS 200		/* per-partition STATUS entries at most */
 #define SRC_LAT_BUCKETS  12
 
@@ -161,6 +163,7 @@ struct src {
 	long long           commit_ms;	/* time shards spent committing */
 	long long           starved;	/* pump turns that found no record */
 	int64_t             committed_at;	/* when the last commit round ended */
+	int                 refresh_soon;	/* refresh_ev armed for SRC_REFRESH_SOON */
 	long long           syncs_sent, syncs_failed;
 	int64_t             latency_max_ms;
 	long long           lat_hist[SRC_LAT_BUCKETS + 1];	/* +Inf last */
@@ -168,6 +171,7 @@ struct src {
 };
 
 static void src_refresh(struct src *s);
+static void src_refresh_soon(struct src *s);
 static void src_load_progress(struct src *s);
 static void src_arm(struct event *ev, int64_t ms);
 
@@ -997,25 +1001,31 @@ src_load_progress(struct src *s)
 
 /* ---------------------------------------------------------------- topics */
 
-/* Read the source topic's configs, then create the remote topic with the
- * ones MM2 would copy: set (non-default), not read-only, not sensitive, not
- * static broker configs, not excluded. */
+/* Read the source topics' configs (one request for up to SRC_ADMIN_BATCH
+ * topics), then create the remote topics with the ones MM2 would copy: set
+ * (non-default), not read-only, not sensitive, not static broker configs,
+ * not excluded. */
 static void
-src_topic_create(struct src *s, struct src_topic *t)
+src_topics_create(struct src *s, struct src_topic **ts, size_t n)
 {
 	char err[256];
-	rd_kafka_ConfigResource_t *r = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
-	    t->name);
-	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(kclient_rk(s->sadm),
-	    RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	rd_kafka_ConfigResource_t *r[SRC_ADMIN_BATCH];
+	rd_kafka_AdminOptions_t *o;
 
-	t->state = RT_CREATING;
-	rd_kafka_AdminOptions_set_request_timeout(o, 30000, err, sizeof(err));
-	rd_kafka_DescribeConfigs(kclient_rk(s->sadm), &r, 1, o, kclient_queue(s->sadm));
-	rd_kafka_AdminOptions_destroy(o);
-	rd_kafka_ConfigResource_destroy(r);
+	for (size_t i = 0; i < n; i += SRC_ADMIN_BATCH) {
+		size_t k = n - i < SRC_ADMIN_BATCH ? n - i : SRC_ADMIN_BATCH;
+		for (size_t j = 0; j < k; j++) {
+			ts[i + j]->state = RT_CREATING;
+			r[j] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, ts[i + j]->name);
+		}
+		o = rd_kafka_AdminOptions_new(kclient_rk(s->sadm),
+		    RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+		rd_kafka_AdminOptions_set_request_timeout(o, 30000, err, sizeof(err));
+		rd_kafka_DescribeConfigs(kclient_rk(s->sadm), r, k, o, kclient_queue(s->sadm));
+		rd_kafka_AdminOptions_destroy(o);
+		rd_kafka_ConfigResource_destroy_array(r, k);
+	}
 }
-
 
 static void
 src_topic_failed(struct src *s, struct src_topic *t, const char *why)
@@ -1042,6 +1052,8 @@ src_on_describe(struct src *s, rd_kafka_event_t *ev)
 	size_t n = 0;
 
 	rs = res ? rd_kafka_DescribeConfigs_result_resources(res, &n) : NULL;
+	rd_kafka_NewTopic_t **nts = calloc(n ? n : 1, sizeof(*nts));
+	size_t nn = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct src_topic *t = hmap_get(&s->topics, rd_kafka_ConfigResource_name(rs[i]));
 		const rd_kafka_ConfigEntry_t **es;
@@ -1066,9 +1078,15 @@ src_on_describe(struct src *s, rd_kafka_event_t *ev)
 			cfg[nc++] = rd_kafka_ConfigEntry_value(c);
 		}
 		cfg[nc] = NULL;
-		if (kclient_create_topic(s->tadm, t->remote, t->nsrc, s->remote_rf, cfg, t) == -1)
+		if ((nts[nn] = kclient_new_topic(s->tadm, t->remote, t->nsrc, s->remote_rf,
+		    cfg)) == NULL)
 			src_topic_failed(s, t, "cannot build the CreateTopics request");
+		else
+			nn++;
 	}
+	if (nn)
+		kclient_create_topics(s->tadm, nts, nn, NULL);
+	free(nts);
 }
 
 static struct src_topic *
@@ -1113,7 +1131,7 @@ src_on_created(struct src *s, rd_kafka_event_t *ev)
 		src_topic_failed(s, t, why);
 	}
 	if (any)
-		src_refresh(s);
+		src_refresh_soon(s);
 }
 
 static void
@@ -1191,6 +1209,8 @@ src_refresh(struct src *s)
 			src_grow(s, s->shards_topic, s->tasks);
 	}
 	l = rd_kafka_topic_partition_list_new(64);
+	struct src_topic **create = calloc(ms->topic_cnt ? ms->topic_cnt : 1, sizeof(*create));
+	size_t ncreate = 0;
 	for (int i = 0; i < ms->topic_cnt; i++) {
 		const struct rd_kafka_metadata_topic *mtp = &ms->topics[i];
 		const struct rd_kafka_metadata_topic *rt;
@@ -1219,7 +1239,7 @@ src_refresh(struct src *s)
 			continue;
 		if (rt == NULL) {
 			if (t->state != RT_CREATING)
-				src_topic_create(s, t);
+				create[ncreate++] = t;
 			continue;
 		}
 		if (t->state != RT_CREATING)
@@ -1252,6 +1272,8 @@ src_refresh(struct src *s)
 			    s->nowned);
 	}
 	rd_kafka_topic_partition_list_destroy(l);
+	src_topics_create(s, create, ncreate);
+	free(create);
 	hmap_free(&tgt, NULL);
 	rd_kafka_metadata_destroy(ms);
 	rd_kafka_metadata_destroy(mt);
@@ -1265,8 +1287,20 @@ src_refresh_cb(evutil_socket_t fd, short what, void *arg)
 	struct src *s = arg;
 	(void)fd;
 	(void)what;
+	s->refresh_soon = 0;
 	src_refresh(s);
 	src_arm(s->refresh_ev, FLOW_INT(&s->w->flow, FS_REFRESH_TOPICS_INTERVAL_MS));
+}
+
+/* Look again shortly (remote topics were created): one refresh for all
+ * that ask within SRC_REFRESH_SOON ms, since each lists both clusters. */
+static void
+src_refresh_soon(struct src *s)
+{
+	if (s->refresh_soon)
+		return;
+	s->refresh_soon = 1;
+	src_arm(s->refresh_ev, SRC_REFRESH_SOON);
 }
 
 /* ---------------------------------------------------------------- members */
