@@ -1566,10 +1566,12 @@ src_start(struct worker *w)
 		"auto.offset.reset", "error", "enable.partition.eof", "false",
 		"isolation.level", FLOW_INT(f, FS_ISOLATION_LEVEL) == 0 ?
 		"read_committed" : "read_uncommitted",
-		/* prefetch by bytes, not by count: librdkafka's 100,000 records
-		 * are only 10 MB of 100-byte records (queued.max.messages.kbytes
-		 * still bounds the memory) */
-		"?queued.min.messages", "1000000", "?fetch.message.max.bytes", "4194304",
+		/* prefetch: librdkafka's 100,000 records are only 10 MB of
+		 * 100-byte records, too few to keep the producer busy; 200,000
+		 * and at most 32 MB (not 64) keep RSS near 100 MB at 1 KB and
+		 * 200 MB at 100 B (each queued record costs ~0.5 KB besides) */
+		"?queued.min.messages", "200000", "?queued.max.messages.kbytes", "32768",
+		"?fetch.message.max.bytes", "2097152",
 		NULL };
 	s->cons = kclient_new(w, RD_KAFKA_CONSUMER, &w->src, KM_SCOPE_CONSUMER, "data",
 	    cons_extra, 0, src_cons_event, s);
