@@ -451,6 +451,7 @@ def run_case(a, src, dst, tasks, prefix):
         watcher.start()
         log("creating %d topics x %d partitions on the source (batches of %d) ...",
             ntop, nparts, a.batch)
+        res["loadavg_before_create"] = [round(x, 2) for x in os.getloadavg()]
         t_c0 = now()
         for i in range(0, ntop, a.batch):
             futs = sadm.create_topics([NewTopic(n, nparts, 1) for n in names[i:i + a.batch]],
@@ -488,6 +489,7 @@ def run_case(a, src, dst, tasks, prefix):
                 raise Failure("target watcher stopped: %s" % watcher.last_error)
             time.sleep(0.5)
         watcher.stop()
+        res["loadavg_after_create"] = [round(x, 2) for x in os.getloadavg()]
         full_t = sorted(watcher.full.values())
         seen_t = sorted(watcher.seen.values())
         res["remote_topics"] = {
@@ -564,8 +566,10 @@ def run_case(a, src, dst, tasks, prefix):
         while now() < settle_end:          # let commits, syncs, status settle
             check_alive(sup, ctl, sock, log_path)
             time.sleep(min(2.0, max(0.0, settle_end - now())))
+        res["loadavg_before_idle"] = [round(x, 2) for x in os.getloadavg()]
         idle = measure_window(sup, sampler, a.idle_s, ctl, sock, log_path)
         res["idle"] = idle
+        res["loadavg_after_idle"] = [round(x, 2) for x in os.getloadavg()]
         res["idle_s"] = a.idle_s
         st = check_alive(sup, ctl, sock, log_path)
         with open(os.path.join(run_dir, "status.json"), "w") as f:
@@ -603,14 +607,25 @@ def run_case(a, src, dst, tasks, prefix):
             progress.close()
         if sampler is not None:
             sampler.stop()
+        if sup is not None and "workers" not in res:
+            st = ctl_status(ctl, sock) if sup.poll() is None else None
+            if st is not None:
+                with open(os.path.join(run_dir, "status.json"), "w") as f:
+                    json.dump(st, f, indent=1)
+                res["workers"] = [{"role": w.get("role"), "index": w.get("index"),
+                                   "pid": w.get("pid"), "state": w.get("state"),
+                                   "restarts": w.get("restarts"),
+                                   "last_error": w.get("last_error")}
+                                  for w in status_workers(st)]
         if sup is not None:
             tree = {p["pid"] for p in sampler.process_table()} if sampler else set()
             kill_tree(sup, tree | children_of([sup.pid]))
             res["kmirrord_exit"] = sup.returncode
     res["log_errors"] = log_lines(log_path, r" (error|crit|alert|emerg): ")
+    res["log_hang_kills"] = log_lines(log_path, r"sent no STATUS")
     res["log_warnings"] = log_lines(log_path, r" warn(ing)?: ")
     res["log_created"] = len(log_lines(log_path, r"created %s\.%s" % (SRC, re.escape(prefix))))
-    res["log_more_partitions"] = log_lines(log_path, r"replicating \d+ more partitions")
+    res["log_assign_lines"] = len(log_lines(log_path, r"replicating \d+ more partitions"))
     res["log_path"] = log_path
     return res
 
@@ -778,6 +793,9 @@ def markdown(results, meta):
              "`kmirrord.status_interval_ms = %d`; everything else MM2's defaults (heartbeats "
              "and checkpoints on, `tasks.max` 1 unless the case says otherwise)."
              % (meta["refresh_s"], meta["status_interval_ms"]))
+    if meta.get("mm2_set"):
+        L.append("- **Added to mm2.properties** (`--mm2-set`): %s."
+                 % ", ".join("`%s`" % x for x in meta["mm2_set"]))
     L.append("")
     L.append("## Results\n")
     cases = results
@@ -824,7 +842,13 @@ def markdown(results, meta):
         lambda r: "%.1f%%" % r["idle"]["brokers_cpu_pct"]["source_broker"])
     row("target broker CPU, same idle window (% of one core)",
         lambda r: "%.1f%%" % r["idle"]["brokers_cpu_pct"]["target_broker"])
+    row("load average (1 min) before the creation / after the last remote topic",
+        lambda r: "%s / %s" % (r["loadavg_before_create"][0], r["loadavg_after_create"][0]))
+    row("load average (1 min) before / after the idle window",
+        lambda r: "%s / %s" % (r["loadavg_before_idle"][0], r["loadavg_after_idle"][0]))
     row("worker restarts", lambda r: str(sum(int(w["restarts"] or 0) for w in r["workers"])))
+    row("workers killed by the hang watchdog (no STATUS)",
+        lambda r: str(len(r["log_hang_kills"])))
     row("kmirrord log: error / warning lines",
         lambda r: "%d / %d" % (len(r["log_errors"]), len(r["log_warnings"])))
     L.append("")
@@ -924,7 +948,7 @@ def main(argv=None):
     g.add_argument("--create-timeout", type=int, default=900,
                    help="bound on the remote topics, from the source creation")
     g.add_argument("--replicate-timeout", type=int, default=600)
-    g.add_argument("--watch-interval", type=float, default=0.5,
+    g.add_argument("--watch-interval", type=float, default=1.0,
                    help="period of the target topic listing")
     g.add_argument("--sample-ms", type=int, default=1000, help="CPU sampling period")
     g = ap.add_argument_group("clusters")
@@ -1026,7 +1050,8 @@ def main(argv=None):
                 "refresh_s": a.refresh_s, "status_interval_ms": a.status_interval_ms,
                 "broker_heap": a.broker_heap, "broker_limits": limits,
                 "baseline_s": a.baseline_s, "settle_s": a.settle_s, "idle_s": a.idle_s,
-                "watch_interval": a.watch_interval, "notes": notes}
+                "watch_interval": a.watch_interval, "notes": notes,
+                "mm2_set": a.mm2_set or []}
         text = markdown(results, meta)
         os.makedirs(os.path.dirname(os.path.abspath(a.markdown)), exist_ok=True)
         with open(a.markdown, "w") as f:
