@@ -9,10 +9,13 @@
  * offset syncs follow each commit.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 
@@ -164,6 +167,12 @@ struct src {
 	long long           starved;	/* pump turns that found no record */
 	int64_t             committed_at;	/* when the last commit round ended */
 	int                 refresh_soon;	/* refresh_ev armed for SRC_REFRESH_SOON */
+	pthread_t           meta_thr;	/* lists both clusters (src_refresh) */
+	int                 meta_busy, meta_again;
+	int                 meta_pipe[2];	/* the thread's "done" */
+	struct event       *meta_ev;
+	const struct rd_kafka_metadata *meta[2];	/* source, target */
+	rd_kafka_resp_err_t meta_err[2];
 	long long           syncs_sent, syncs_failed;
 	int64_t             latency_max_ms;
 	long long           lat_hist[SRC_LAT_BUCKETS + 1];	/* +Inf last */
@@ -172,6 +181,9 @@ struct src {
 
 static void src_refresh(struct src *s);
 static void src_refresh_soon(struct src *s);
+static void *src_meta_thread(void *arg);
+static void src_refresh_apply(struct src *s, const struct rd_kafka_metadata *ms,
+    const struct rd_kafka_metadata *mt);
 static void src_load_progress(struct src *s);
 static void src_arm(struct event *ev, int64_t ms);
 
@@ -1180,26 +1192,97 @@ src_start_offset(struct src *s, struct src_part *sp)
 static void
 src_refresh(struct src *s)
 {
-	const struct rd_kafka_metadata *ms = NULL, *mt = NULL;
-	rd_kafka_resp_err_t err;
+	if (s->draining || !s->subscribed)
+		return;
+	if (s->meta_busy) {
+		s->meta_again = 1;
+		return;
+	}
+	s->meta_busy = 1;
+	s->meta_again = 0;
+	if (pthread_create(&s->meta_thr, NULL, src_meta_thread, s) != 0) {
+		s->meta_busy = 0;
+		worker_error(s->w, "cannot start a thread to list the topics");
+	}
+}
+
+/* Listing both clusters blocks for as long as the brokers take (seconds
+ * for thousands of partitions on a busy broker): done on a thread of its
+ * own, which wakes the loop when both answered. */
+static void *
+src_meta_thread(void *arg)
+{
+	struct src *s = arg;
+	char one = 1;
+
+	s->meta_err[0] = rd_kafka_metadata(kclient_rk(s->sadm), 1, NULL, &s->meta[0],
+	    SRC_META_TIMEOUT);
+	if (s->meta_err[0] == 0)
+		s->meta_err[1] = rd_kafka_metadata(kclient_rk(s->tadm), 1, NULL, &s->meta[1],
+		    SRC_META_TIMEOUT);
+	while (write(s->meta_pipe[1], &one, 1) == -1 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* Wait for the listing thread, keep its result in ms/mt (NULL on failure,
+ * said in the log). */
+static void
+src_meta_join(struct src *s, const struct rd_kafka_metadata **ms,
+    const struct rd_kafka_metadata **mt)
+{
+	char buf[16];
+
+	*ms = *mt = NULL;
+	if (!s->meta_busy)
+		return;
+	pthread_join(s->meta_thr, NULL);
+	while (read(s->meta_pipe[0], buf, sizeof(buf)) > 0)
+		;
+	s->meta_busy = 0;
+	if (s->meta_err[0] || s->meta_err[1]) {
+		int i = s->meta_err[0] ? 0 : 1;
+		worker_error(s->w, "cannot list the topics of %s: %s",
+		    i == 0 ? s->w->src.alias : s->w->dst.alias, rd_kafka_err2str(s->meta_err[i]));
+		if (s->meta_err[0] == 0)
+			rd_kafka_metadata_destroy(s->meta[0]);
+	} else {
+		*ms = s->meta[0];
+		*mt = s->meta[1];
+	}
+	s->meta[0] = s->meta[1] = NULL;
+	s->meta_err[0] = s->meta_err[1] = 0;
+}
+
+static void
+src_meta_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct src *s = arg;
+	const struct rd_kafka_metadata *ms, *mt;
+
+	(void)fd;
+	(void)what;
+	src_meta_join(s, &ms, &mt);
+	if (ms && mt && !s->draining)
+		src_refresh_apply(s, ms, mt);
+	if (ms)
+		rd_kafka_metadata_destroy(ms);
+	if (mt)
+		rd_kafka_metadata_destroy(mt);
+	if (s->meta_again)
+		src_refresh(s);
+}
+
+/* What both clusters hold now, against what this worker replicates. */
+static void
+src_refresh_apply(struct src *s, const struct rd_kafka_metadata *ms,
+    const struct rd_kafka_metadata *mt)
+{
 	rd_kafka_topic_partition_list_t *l;
 	struct hmap tgt = { 0 };
 	int64_t now = worker_now_ms();
 	char why[256];
 
-	if (s->draining || !s->subscribed)
-		return;
-	if ((err = rd_kafka_metadata(kclient_rk(s->sadm), 1, NULL, &ms, SRC_META_TIMEOUT))) {
-		worker_error(s->w, "cannot list the topics of %s: %s", s->w->src.alias,
-		    rd_kafka_err2str(err));
-		return;
-	}
-	if ((err = rd_kafka_metadata(kclient_rk(s->tadm), 1, NULL, &mt, SRC_META_TIMEOUT))) {
-		worker_error(s->w, "cannot list the topics of %s: %s", s->w->dst.alias,
-		    rd_kafka_err2str(err));
-		rd_kafka_metadata_destroy(ms);
-		return;
-	}
 	for (int i = 0; i < mt->topic_cnt; i++)
 		if (!mt->topics[i].err)
 			hmap_put(&tgt, mt->topics[i].topic, &mt->topics[i]);
@@ -1275,8 +1358,6 @@ src_refresh(struct src *s)
 	src_topics_create(s, create, ncreate);
 	free(create);
 	hmap_free(&tgt, NULL);
-	rd_kafka_metadata_destroy(ms);
-	rd_kafka_metadata_destroy(mt);
 	if (s->nowned > 0 && s->w->last_error[0] && strstr(s->w->last_error, "cannot list"))
 		worker_clear_error(s->w);
 }
@@ -1613,6 +1694,10 @@ src_start(struct worker *w)
 	s->drain_ev = event_new(w->base, -1, 0, src_drain_cb, s);
 	s->loaded_ev = event_new(w->base, -1, 0, src_loader_done_cb, s);
 	s->keepalive = event_new(w->base, -1, EV_PERSIST, src_keepalive_cb, s);
+	if (pipe2(s->meta_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		worker_fatal(w, 1, "pipe: out of descriptors");
+	s->meta_ev = event_new(w->base, s->meta_pipe[0], EV_READ | EV_PERSIST, src_meta_cb, s);
+	event_add(s->meta_ev, NULL);
 	struct timeval one = { 1, 0 };
 	event_add(s->keepalive, &one);
 	src_arm(s->commit_ev, FLOW_INT(f, FS_COMMIT_INTERVAL_MS));
@@ -1747,6 +1832,15 @@ src_destroy(struct worker *w)
 	free(s->shards);
 	if (s->loader)
 		kclient_destroy(s->loader);
+	{
+		/* the listing thread uses the admin handles: wait for it */
+		const struct rd_kafka_metadata *ms, *mt;
+		src_meta_join(s, &ms, &mt);
+		if (ms)
+			rd_kafka_metadata_destroy(ms);
+		if (mt)
+			rd_kafka_metadata_destroy(mt);
+	}
 	/* consumed messages reference the consumer: gone before it */
 	hmap_free(&s->topics, src_topic_free);
 	hmap_free(&s->progress, free);
@@ -1765,6 +1859,9 @@ src_destroy(struct worker *w)
 	event_free(s->drain_ev);
 	event_free(s->loaded_ev);
 	event_free(s->keepalive);
+	event_free(s->meta_ev);
+	close(s->meta_pipe[0]);
+	close(s->meta_pipe[1]);
 	free(s);
 	w->data = NULL;
 }
