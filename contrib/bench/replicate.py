@@ -288,6 +288,55 @@ def preload(cluster, topic, records, size, partitions, compression, payload, see
             "mb_per_s": round(records * size / dt / 1e6, 2)}
 
 
+def preload_topics(cluster, topics, records, size, partitions, compression, payload, seed):
+    """preload() over several topics of `partitions` partitions each: one
+    producer, record i goes to topic i % T, partition (i // T) % P, so the
+    N records spread evenly. Returns stats like preload()."""
+    from confluent_kafka import Producer
+    if len(topics) == 1:
+        return preload(cluster, topics[0], records, size, partitions, compression, payload,
+                       seed)
+    pool = payload_pool(size, payload, seed)
+    errors = []
+
+    def on_err(err, msg):
+        if err is not None:
+            errors.append(err)
+
+    conf = cluster.client_config("PLAINTEXT")
+    conf.update({
+        "acks": "1", "enable.idempotence": False,
+        "linger.ms": 20, "batch.size": 1000000, "batch.num.messages": 100000,
+        "queue.buffering.max.messages": 2000000, "queue.buffering.max.kbytes": 1048576,
+        "compression.type": compression, "message.timeout.ms": 300000,
+        "delivery.report.only.error": True, "on_delivery": on_err,
+        "logger": kmtestbed._quiet_logger(),
+    })
+    prod = Producer(conf)
+    npool, ntop = len(pool), len(topics)
+    t0 = time.monotonic()
+    produce = prod.produce
+    for i in range(records):
+        while True:
+            try:
+                produce(topics[i % ntop], pool[i % npool], partition=(i // ntop) % partitions)
+                break
+            except BufferError:
+                prod.poll(0.05)
+        if (i & 0x3fff) == 0:
+            prod.poll(0)
+            if errors:
+                break
+    left = prod.flush(300)
+    dt = time.monotonic() - t0
+    if errors:
+        raise RuntimeError("pre-load: %d delivery errors, first: %s" % (len(errors), errors[0]))
+    if left:
+        raise RuntimeError("pre-load: %d records not delivered" % left)
+    return {"seconds": round(dt, 3), "records_per_s": round(records / dt),
+            "mb_per_s": round(records * size / dt / 1e6, 2)}
+
+
 # ---------------------------------------------------------------- Kafka helpers
 
 
@@ -367,6 +416,106 @@ class ProgressReader:
                 if self.first_at is None:
                     self.first_at = now
                 self.progress[p] = max(v, self.progress.get(p, -1))
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.cons.close()
+
+
+def create_topics(cluster, names, partitions, timeout=120, chunk=100):
+    """Create many topics (replication factor 1) with batched admin calls
+    and wait until the metadata shows a leader for every partition."""
+    from confluent_kafka.admin import NewTopic
+    admin = cluster.admin()
+    for i in range(0, len(names), chunk):
+        part = names[i:i + chunk]
+        futs = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1)
+                                    for n in part], operation_timeout=timeout,
+                                   request_timeout=timeout)
+        for f in futs.values():
+            f.result(timeout=timeout)
+    want = set(names)
+    deadline = time.monotonic() + timeout
+    while True:
+        md = admin.list_topics(timeout=10)
+        ready = {n for n in want if n in md.topics and md.topics[n].error is None
+                 and len(md.topics[n].partitions) == partitions
+                 and all(p.leader >= 0 for p in md.topics[n].partitions.values())}
+        if ready == want:
+            return
+        if time.monotonic() >= deadline:
+            raise RuntimeError("%d of %d topics not ready on %s after %ss"
+                               % (len(want - ready), len(want), cluster.name, timeout))
+        time.sleep(0.1)
+
+
+def end_offsets(admin, topics, partitions, committed=False, timeout=10):
+    """{(topic, partition): high watermark} with one batched ListOffsets
+    (read_committed: the last stable offset). Topics that do not exist
+    (yet) and partitions that fail are left out."""
+    from confluent_kafka import TopicPartition, IsolationLevel
+    from confluent_kafka.admin import OffsetSpec
+    md = admin.list_topics(timeout=timeout)
+    req = {TopicPartition(t, p): OffsetSpec.latest() for t in topics
+           if t in md.topics and md.topics[t].error is None
+           for p in md.topics[t].partitions if p < partitions}
+    if not req:
+        return {}
+    iso = IsolationLevel.READ_COMMITTED if committed else IsolationLevel.READ_UNCOMMITTED
+    out = {}
+    for tp, f in admin.list_offsets(req, isolation_level=iso, request_timeout=timeout).items():
+        try:
+            out[(tp.topic, tp.partition)] = f.result(timeout + 5).offset
+        except Exception:
+            pass
+    return out
+
+
+class TopicsProgressReader:
+    """ProgressReader for several topics: follows the progress topic on the
+    target (read_committed) and keeps the latest value of every key
+    "<topic>/<partition>" of the given topics, as {(topic, partition):
+    next source offset}."""
+
+    def __init__(self, cluster, progress_topic, topics):
+        self.cons = consumer(cluster)
+        self.ptopic = progress_topic
+        self.topics = set(topics)
+        self.assigned = False
+        self.progress = {}
+        self.first_at = None
+        self.records = 0
+
+    def poll(self, now, budget=0.5):
+        from confluent_kafka import TopicPartition, OFFSET_BEGINNING, KafkaError
+        if not self.assigned:
+            if not topic_exists(self.cons, self.ptopic):
+                return
+            self.cons.assign([TopicPartition(self.ptopic, 0, OFFSET_BEGINNING)])
+            self.assigned = True
+        end = time.monotonic() + budget
+        while time.monotonic() < end:
+            msgs = self.cons.consume(num_messages=10000, timeout=0.02)
+            if not msgs:
+                return
+            for m in msgs:
+                if m.error():
+                    if m.error().code() != KafkaError._PARTITION_EOF:
+                        log("progress consumer: %s", m.error())
+                    continue
+                k = (m.key() or b"").decode(errors="replace")
+                t, _, p = k.rpartition("/")
+                if t not in self.topics or m.value() is None:
+                    continue
+                try:
+                    p, v = int(p), int(m.value())
+                except ValueError:
+                    log("progress: unexpected record %r=%r", k, m.value())
+                    continue
+                self.records += 1
+                if self.first_at is None:
+                    self.first_at = now
+                self.progress[(t, p)] = max(v, self.progress.get((t, p), -1))
 
     def close(self):
         with contextlib.suppress(Exception):
