@@ -482,7 +482,7 @@ def run_latency(a, tool, src, dst, lw):
             if not r.alive():
                 res["abort"] = r.dead_reason()
                 break
-            for f, msg in (("first", "first record on the target after %.1f s"),
+            for f, msg in (("first", "a record of every partition on the target after %.1f s"),
                            ("measuring", "warm-up done, measuring for %.0f s")):
                 if f not in said and os.path.exists(os.path.join(run_dir, f)):
                     said.add(f)
@@ -559,8 +559,8 @@ def touch(path):
 
 def pace_child(job):
     """--_pace JOB: the latency run's producer, in a process of its own.
-    Phase 1: 20 records/s (b"w") until the consumer has seen the first one
-    (file `first`), at most max_wait_s; phase 2: `rate` records/s for
+    Phase 1: 20 records/s (b"w") until the consumer has seen one from every
+    partition (file `first`), at most max_wait_s; phase 2: `rate` records/s for
     warmup_s (b"w"); phase 3: `rate` records/s for `seconds` (b"m"), each
     value starting with (phase, sequence, time.time_ns() at produce()).
     acks=1, linger.ms=0. Writes produced.json."""
@@ -665,6 +665,7 @@ def latency_consumer_child(job):
     lat, seen = [], set()
     dups = warm = 0
     first_at = None
+    parts_seen = set()
     measured = None
     drain_end = None
     next_check = 0.0
@@ -679,9 +680,13 @@ def latency_consumer_child(job):
             if not v or len(v) < LAT_HEADER.size:
                 continue
             phase, i, sent = LAT_HEADER.unpack_from(v)
+            # the probe ends once every partition delivered a record: a
+            # replicator still taking partitions is not measured
             if first_at is None:
-                first_at = now / 1e9
-                touch(os.path.join(run_dir, "first"))
+                parts_seen.add(m.partition())
+                if len(parts_seen) >= parts:
+                    first_at = now / 1e9
+                    touch(os.path.join(run_dir, "first"))
             if phase != b"m":
                 warm += 1
             elif i in seen:
@@ -951,7 +956,8 @@ def write_markdown(path, results, lat_results, meta, lat_chart):
         L.append("")
         L.append("Method: the replicator starts on an empty source topic; a separate producer "
                  "process (confluent_kafka, acks=1, linger.ms 0, compression none) sends 20 "
-                 "records/s until the first one is read on the target, then the rate for %g s "
+                 "records/s until one from every partition is read on the target, then the rate "
+                 "for %g s "
                  "of warm-up, then the rate for %g s, paced on a fixed schedule. Every value "
                  "starts with its sequence number and the producer's wall-clock time at "
                  "`produce()`. A consumer process reads the remote topic (read_committed, "
@@ -961,8 +967,8 @@ def write_markdown(path, results, lat_results, meta, lat_chart):
                  "availability on the target. Both run on the same machine, so the clocks "
                  "agree. Warm-up records are not counted. A run in which a measured record "
                  "did not arrive within %g s after the last was produced is marked failed. "
-                 "*first record* = seconds from the replicator's start to the first record "
-                 "read on the target (at 20 records/s); *CPU s*, *peak RSS*: the process tree "
+                 "*first record* = seconds from the replicator's start until a record of every "
+                 "partition was read on the target (at 20 records/s); *CPU s*, *peak RSS*: the process tree "
                  "over the whole run." % (meta["latency_warmup"], meta["latency_seconds"],
                                           meta["latency_drain"]))
     if meta.get("notes"):
