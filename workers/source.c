@@ -166,6 +166,9 @@ struct src {
 	long long           commit_ms;	/* time shards spent committing */
 	long long           starved;	/* pump turns that found no record */
 	int64_t             committed_at;	/* when the last commit round ended */
+	int                 throttled;	/* prefetch came near librdkafka's limits */
+	size_t              q_min_msgs, q_max_bytes;	/* those limits */
+	long long           refetches;	/* seeks to wake the fetcher */
 	int                 refresh_soon;	/* refresh_ev armed for SRC_REFRESH_SOON */
 	pthread_t           meta_thr;	/* lists both clusters (src_refresh) */
 	int                 meta_busy, meta_again;
@@ -181,6 +184,8 @@ struct src {
 
 static void src_refresh(struct src *s);
 static void src_refresh_soon(struct src *s);
+static void src_watch_prefetch(struct src *s, size_t got);
+static void src_refetch(struct src *s);
 static void *src_meta_thread(void *arg);
 static void src_refresh_apply(struct src *s, const struct rd_kafka_metadata *ms,
     const struct rd_kafka_metadata *mt);
@@ -634,9 +639,12 @@ src_pump(struct src *s)
 			s->nback = n > 0 ? (size_t)n : 0;
 			if (s->nback == 0) {
 				s->starved++;
+				if (s->throttled)
+					src_refetch(s);
 				src_commit_soon(s);
 				return;
 			}
+			src_watch_prefetch(s, s->nback);
 		}
 		while (s->iback < s->nback) {
 			rd_kafka_message_t *m = s->backlog[s->iback];
@@ -654,6 +662,58 @@ src_pump(struct src *s)
 		}
 	}
 	src_arm(s->pump, 0);	/* next loop turn: never starve timers */
+}
+
+/* librdkafka (< 2.4) stops fetching when its queue of prefetched records
+ * reaches queued.min.messages or queued.max.messages.kbytes, and its broker
+ * thread then sleeps up to a second, even once the queue is empty again:
+ * a catch-up ran at 40% of its speed. So note when the queue came near a
+ * limit, and when it ran dry after that, seek every partition to where
+ * replication stands: the seek wakes the fetcher at once. Nothing is lost
+ * or doubled: whatever was prefetched is dropped by librdkafka, and a
+ * record already forwarded is dropped by src_forward. */
+static void
+src_watch_prefetch(struct src *s, size_t got)
+{
+	size_t q = rd_kafka_queue_length(s->cq) + got;
+	size_t avg = s->records > 0 ? (size_t)(s->bytes / s->records) + 1 : 1;
+
+	if (s->q_min_msgs == 0) {	/* the consumer's limits, once */
+		char v[64];
+		size_t n = sizeof(v);
+		const rd_kafka_conf_t *c = rd_kafka_conf(kclient_rk(s->cons));
+		s->q_min_msgs = rd_kafka_conf_get(c, "queued.min.messages", v, &n) ==
+		    RD_KAFKA_CONF_OK ? (size_t)strtoull(v, NULL, 10) : 100000;
+		n = sizeof(v);
+		s->q_max_bytes = rd_kafka_conf_get(c, "queued.max.messages.kbytes", v, &n) ==
+		    RD_KAFKA_CONF_OK ? (size_t)strtoull(v, NULL, 10) * 1024 : 65536 * 1024;
+	}
+	if (q * 2 >= s->q_min_msgs || q * avg * 2 >= s->q_max_bytes)
+		s->throttled = 1;
+}
+
+static void
+src_refetch(struct src *s)
+{
+	struct hmap_entry *e;
+	size_t it;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(64);
+	rd_kafka_error_t *err;
+
+	s->throttled = 0;
+	for (e = hmap_first(&s->topics, &it); e; e = hmap_next(&s->topics, e, &it)) {
+		struct src_topic *t = e->val;
+		for (int32_t p = 0; p < t->nparts; p++)
+			if (t->parts[p] && t->parts[p]->active && t->parts[p]->next >= 0)
+				rd_kafka_topic_partition_list_add(l, t->name, p)->offset =
+				    t->parts[p]->next;
+	}
+	if (l->cnt && (err = rd_kafka_seek_partitions(kclient_rk(s->cons), l, 0)) != NULL) {
+		log_warn("cannot restart fetching: %s", rd_kafka_error_string(err));
+		rd_kafka_error_destroy(err);
+	}
+	s->refetches++;
+	rd_kafka_topic_partition_list_destroy(l);
 }
 
 static void
@@ -1778,6 +1838,7 @@ src_status(struct worker *w, struct evbuffer *b)
 	kvl_putf(b, "txn_aborts", "%lld", s->txn_aborts);
 	kvl_putf(b, "txn_commit_ms", "%lld", s->commit_ms);
 	kvl_putf(b, "starved", "%lld", s->starved);
+	kvl_putf(b, "refetches", "%lld", s->refetches);
 	kvl_putf(b, "offset_gaps", "%lld", s->offset_gaps);
 	kvl_putf(b, "offset_syncs", "%lld", s->syncs_sent);
 	kvl_put(b, "topics_failed", failed);

@@ -1059,7 +1059,7 @@ def main(argv=None):
                 vals = [int(x[key]) for x in src_st if str(x.get(key, "")).lstrip("-").isdigit()]
                 return sum(vals) if vals else None
             result["source_status"] = {k: total(k) for k in (
-                "records", "bytes", "txn_commits", "txn_aborts", "txn_commit_ms", "starved", "offset_syncs", "offset_gaps",
+                "records", "bytes", "txn_commits", "txn_aborts", "txn_commit_ms", "starved", "refetches", "offset_syncs", "offset_gaps",
                 "latency_max_ms")}
             if result["source_status"].get("latency_max_ms") is not None:
                 result["source_status"]["latency_max_ms"] = max(
