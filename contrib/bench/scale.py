@@ -621,7 +621,9 @@ def run_case(a, src, dst, tasks, prefix):
             tree = {p["pid"] for p in sampler.process_table()} if sampler else set()
             kill_tree(sup, tree | children_of([sup.pid]))
             res["kmirrord_exit"] = sup.returncode
-    res["log_errors"] = log_lines(log_path, r" (error|crit|alert|emerg): ")
+    # also a worker's raw stderr (no timestamp), e.g. a library's failed assertion
+    res["log_errors"] = log_lines(log_path, r" (error|crit|alert|emerg): |^kmirrord: |Assertion")
+    res["log_restarts"] = log_lines(log_path, r"supervisor - warn: .* (killed by signal|exited)")
     res["log_hang_kills"] = log_lines(log_path, r"sent no STATUS")
     res["log_warnings"] = log_lines(log_path, r" warn(ing)?: ")
     res["log_created"] = len(log_lines(log_path, r"created %s\.%s" % (SRC, re.escape(prefix))))
@@ -878,7 +880,9 @@ def markdown(results, meta):
             L.append("")
             L.append("First log lines of level warning or worse:\n")
             L.append("```")
-            L.extend((r["log_errors"] + r["log_warnings"])[:12])
+            L.extend((r["log_errors"] + [x for x in r.get("log_restarts", [])
+                                         if x not in r["log_warnings"][:12]] +
+                      r["log_warnings"])[:16])
             L.append("```")
         L.append("")
     L.append("## How the figures are taken\n")
