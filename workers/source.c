@@ -33,7 +33,7 @@
 
 #define SRC_BATCH        2048
 #define SRC_TXN_TIMEOUT  100		/* ms an init/abort may block the loop per try */
-#define SRC_COMMIT_WAIT  20		/* ms a commit (EndTxn) may block per try */
+#define SRC_COMMIT_WAIT  5000		/* ms a commit (EndTxn) may block per try */
 #define SRC_COMMIT_GAP   10		/* ms between commits at least, when drained */
 #define SRC_RETRY_MS     5000
 #define SRC_TXN_MAX_BYTES (16u << 20)	/* commit early past this */
@@ -113,6 +113,7 @@ struct src_shard {
 	int               must_abort;
 	int               committing;
 	int               progress_written;	/* this commit's progress queued */
+	int               endtxn;		/* commit_transaction called, not done */
 	size_t            txn_bytes;		/* record bytes in the open txn */
 	int64_t           commit_from;		/* when this commit began (ms) */
 	struct src_sync  *syncs;	/* to write once the txn commits */
@@ -422,7 +423,7 @@ src_shard_finish(struct src *s, struct src_shard *sh)
 		} else
 			sh->progress_written = 1;
 	}
-	if (sh->must_abort) {
+	if (sh->must_abort && !sh->endtxn) {
 		err = rd_kafka_abort_transaction(rk, SRC_TXN_TIMEOUT);
 		if (err && rd_kafka_error_is_retriable(err)) {
 			rd_kafka_error_destroy(err);
@@ -443,12 +444,17 @@ src_shard_finish(struct src *s, struct src_shard *sh)
 	/* the commit begins with a flush that waits until every delivery
 	 * report has been served, and only this loop serves them: calling it
 	 * earlier would block for its whole timeout. So serve the reports and
-	 * commit once nothing is outstanding (src_on_dr calls back then). The
-	 * commit itself is resumable: a timeout leaves it running. */
+	 * commit once nothing is outstanding (src_on_dr calls back then); what
+	 * is left is EndTxn, one round trip. A commit that timed out is
+	 * resumed, never aborted: librdkafka 2.0.2 asserts on an abort while
+	 * its EndTxn is under way ("Invalid transaction state transition"). */
 	kclient_serve(sh->prod);
-	if (rd_kafka_outq_len(rk) > 0)
+	if (!sh->endtxn && rd_kafka_outq_len(rk) > 0)
 		return 1;
+	sh->endtxn = 1;
 	err = rd_kafka_commit_transaction(rk, SRC_COMMIT_WAIT);
+	if (err == NULL || !rd_kafka_error_is_retriable(err))
+		sh->endtxn = 0;
 	if (err == NULL) {
 		s->commit_ms += worker_now_ms() - sh->commit_from;
 		sh->in_txn = sh->committing = sh->progress_written = 0;
