@@ -34,7 +34,7 @@
 #define SRC_BATCH        2048
 #define SRC_TXN_TIMEOUT  100		/* ms an init/abort may block the loop per try */
 #define SRC_COMMIT_WAIT  5000		/* ms a commit (EndTxn) may block per try */
-#define SRC_COMMIT_GAP   10		/* ms between commits at least, when drained */
+#define SRC_COMMIT_GAP   50		/* ms between commits at least, when drained */
 #define SRC_RETRY_MS     5000
 #define SRC_TXN_MAX_BYTES (16u << 20)	/* commit early past this */
 #define SRC_HANDOVER_MS  2000		/* to commit shards being given away */

@@ -74,9 +74,10 @@ from replicate import (Sampler, TopicsProgressReader, consumer, create_topics,  
                        wait_group_empty)
 
 TOOLS = ("mm2", "mm2-tuned", "kmirrord", "kmirrord-tuned", "producer")
-LATENCY_TOOLS = ("mm2", "mm2-tuned", "kmirrord", "kmirrord-tuned")
+LATENCY_TOOLS = ("mm2", "mm2-tuned", "kmirrord", "kmirrord-tuned", "producer")
 LABELS = {"mm2": "MM2 defaults", "mm2-tuned": "MM2 tuned", "kmirrord": "kmirrord -m",
           "kmirrord-tuned": "kmirrord -m, MM2-tuned file", "producer": "producer alone (ceiling)"}
+LAT_LABELS = dict(LABELS, producer="producer to the target directly (floor)")
 SRC, DST = "src", "dst"
 DEFAULT_WORKLOADS = ("1024x1:500000,1024x32:1000000,100x1:2000000,100x32:3000000,"
                      "1024x1t500:300000,1024x32+lz4:1000000")
@@ -441,20 +442,45 @@ def run_one(a, tool, src, dst, w):
 # ---------------------------------------------------------------- latency
 
 
+class DirectRun:
+    """The latency floor: no replicator, the paced producer writes to the
+    target itself, the consumer reads that topic (tool "producer")."""
+
+    tasks = None
+
+    def __init__(self):
+        self.t0 = time.monotonic()
+        self.t0_wall = time.time()
+
+    def start(self):
+        pass
+
+    def alive(self):
+        return True
+
+    def figures_now(self):
+        return None, None
+
+    def stop(self):
+        pass
+
+
 def run_latency(a, tool, src, dst, lw):
     """One latency run: the replicator on an empty topic, a paced producer
     process and a consumer process on the remote topic (see pace_child and
-    latency_consumer_child)."""
+    latency_consumer_child). Tool "producer": the floor, the paced producer
+    writing to the target directly."""
     w = {"size": lw["size"], "partitions": lw["partitions"], "topics": 1, "lz4": False,
          "compression": "none", "payload": "random", "records": 0}
     topics, regex = topic_set(w, tool, "lat")
-    topic, remote = topics[0], "%s.%s" % (SRC, topics[0])
+    direct = tool == "producer"
+    topic, remote = topics[0], topics[0] if direct else "%s.%s" % (SRC, topics[0])
     run_dir = new_run_dir(a, tool, "lat")
-    src.create_topic(topic, lw["partitions"])
+    (dst if direct else src).create_topic(topic, lw["partitions"])
     time.sleep(a.settle)
     load_before = os.getloadavg()
-    r = Run(a, tool, src, dst, w, topics, regex, run_dir)
-    log("latency %s: %s on %s (run dir %s)", lw["name"], LABELS[tool], topic, run_dir)
+    r = DirectRun() if direct else Run(a, tool, src, dst, w, topics, regex, run_dir)
+    log("latency %s: %s on %s (run dir %s)", lw["name"], LAT_LABELS[tool], topic, run_dir)
     procs = []
     res = {"tool": tool, "workload": lw["name"], "ok": False, "abort": None, "run_dir": run_dir}
     max_wait = a.latency_start_timeout
@@ -465,7 +491,8 @@ def run_latency(a, tool, src, dst, lw):
                     "partitions": lw["partitions"], "run_dir": run_dir,
                     "deadline_s": max_wait + a.latency_warmup + a.latency_seconds + 60,
                     "drain_s": a.latency_drain}
-        prod_job = {"workdir": a.workdir, "cluster": src.name, "topic": topic,
+        prod_job = {"workdir": a.workdir, "cluster": (dst if direct else src).name,
+                    "topic": topic,
                     "partitions": lw["partitions"], "size": lw["size"], "rate": lw["rate"],
                     "warmup_s": a.latency_warmup, "seconds": a.latency_seconds,
                     "run_dir": run_dir, "max_wait_s": max_wait}
@@ -945,7 +972,7 @@ def write_markdown(path, results, lat_results, meta, lat_chart):
                     rr = fmt(ratio(bm["p99_ms"], r["p99_ms"]), "%.3g")
                 L.append("| %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | "
                          "%s |" % (
-                             lname, LABELS[r["tool"]] + ("" if r["ok"] else
+                             lname, LAT_LABELS[r["tool"]] + ("" if r["ok"] else
                                                          " (FAILED: %s)" % r["abort"]),
                              r.get("tasks") or "-", fmt(r["p50_ms"]), fmt(r["p99_ms"]),
                              fmt(r["max_ms"]), fmt(r["received"], "%d"),
@@ -1046,7 +1073,7 @@ def write_latency_chart(path, lat_results):
                     ax.annotate("%.0f" % v, (b.get_x() + b.get_width() / 2, b.get_height()),
                                 ha="center", va="bottom", fontsize=7)
         ax.set_xticks(range(len(rows)))
-        ax.set_xticklabels([LABELS[r["tool"]] + ("" if r["ok"] else " (failed)")
+        ax.set_xticklabels([LAT_LABELS[r["tool"]] + ("" if r["ok"] else " (failed)")
                             for r in rows], fontsize=8, rotation=15, ha="right")
         ax.set_yscale("log")
         ax.set_ylabel("ms (log scale, lower is better)")
@@ -1192,7 +1219,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: small N, 5 s latency runs, 1 s settle")
     ap.add_argument("--tools", default=",".join(TOOLS), help="comma list of " + ", ".join(TOOLS)
-                    + " (the latency phase runs all but producer)")
+                    + " (in the latency phase, producer is the floor: the paced producer "
+                    "writing to the target directly)")
     ap.add_argument("--latency-seconds", type=float, default=None,
                     help="measured seconds per latency run (default 30; --quick 5)")
     ap.add_argument("--latency-warmup", type=float, default=None,
