@@ -58,7 +58,7 @@ bench_pid=
 	echo "# the start of the catch-up; the benchmark's own summary is at the end."
 	echo
 	echo "## self time by shared object"
-	perf report -i "$work/perf.data" --stdio --no-children --sort dso 2>/dev/null |
+	perf report -i "$work/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null |
 	    grep -v '^#' | grep -v '^$' | head -15
 	echo
 	echo "## self time by symbol (top 40)"

@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -375,53 +376,6 @@ def topic_exists(cons, topic):
     return t is not None and t.error is None and len(t.partitions) > 0
 
 
-class ProgressReader:
-    """Follows the progress topic on the target (read_committed) and keeps
-    the latest value of every key "<topic>/<partition>"."""
-
-    def __init__(self, cluster, progress_topic, topic):
-        self.cons = consumer(cluster)
-        self.ptopic = progress_topic
-        self.prefix = topic + "/"
-        self.assigned = False
-        self.progress = {}       # partition -> next source offset
-        self.first_at = None
-        self.records = 0
-
-    def poll(self, now):
-        from confluent_kafka import TopicPartition, OFFSET_BEGINNING, KafkaError
-        if not self.assigned:
-            if not topic_exists(self.cons, self.ptopic):
-                return
-            self.cons.assign([TopicPartition(self.ptopic, 0, OFFSET_BEGINNING)])
-            self.assigned = True
-        while True:
-            msgs = self.cons.consume(num_messages=10000, timeout=0.02)
-            if not msgs:
-                return
-            for m in msgs:
-                if m.error():
-                    if m.error().code() != KafkaError._PARTITION_EOF:
-                        log("progress consumer: %s", m.error())
-                    continue
-                k = (m.key() or b"").decode(errors="replace")
-                if not k.startswith(self.prefix) or m.value() is None:
-                    continue
-                try:
-                    p, v = int(k[len(self.prefix):]), int(m.value())
-                except ValueError:
-                    log("progress: unexpected record %r=%r", k, m.value())
-                    continue
-                self.records += 1
-                if self.first_at is None:
-                    self.first_at = now
-                self.progress[p] = max(v, self.progress.get(p, -1))
-
-    def close(self):
-        with contextlib.suppress(Exception):
-            self.cons.close()
-
-
 def create_topics(cluster, names, partitions, timeout=120, chunk=100):
     """Create many topics (replication factor 1) with batched admin calls
     and wait until the metadata shows a leader for every partition."""
@@ -472,22 +426,29 @@ def end_offsets(admin, topics, partitions, committed=False, timeout=10):
 
 
 class TopicsProgressReader:
-    """ProgressReader for several topics: follows the progress topic on the
-    target (read_committed) and keeps the latest value of every key
-    "<topic>/<partition>" of the given topics, as {(topic, partition):
-    next source offset}."""
+    """Follows kmirrord's progress topic on the target (read_committed) and
+    keeps the latest value of every key "<topic>/<partition>" whose topic is
+    one of `topics` (or matches the regex `topic_rx`), as {(topic,
+    partition): next source offset} in `progress`."""
 
-    def __init__(self, cluster, progress_topic, topics):
+    def __init__(self, cluster, progress_topic, topics=None, topic_rx=None):
         self.cons = consumer(cluster)
         self.ptopic = progress_topic
-        self.topics = set(topics)
+        self.match = re.compile(topic_rx).fullmatch if topic_rx is not None \
+            else set(topics).__contains__
         self.assigned = False
-        self.progress = {}
+        self.by_tp = {}
         self.first_at = None
         self.records = 0
 
-    def poll(self, now, budget=0.5):
+    @property
+    def progress(self):
+        return self.by_tp
+
+    def poll(self, now=None, budget=0.5, wait=0.02):
+        """Read what is there, for at most `budget` seconds."""
         from confluent_kafka import TopicPartition, OFFSET_BEGINNING, KafkaError
+        now = time.monotonic() if now is None else now
         if not self.assigned:
             if not topic_exists(self.cons, self.ptopic):
                 return
@@ -495,7 +456,7 @@ class TopicsProgressReader:
             self.assigned = True
         end = time.monotonic() + budget
         while time.monotonic() < end:
-            msgs = self.cons.consume(num_messages=10000, timeout=0.02)
+            msgs = self.cons.consume(num_messages=10000, timeout=wait)
             if not msgs:
                 return
             for m in msgs:
@@ -505,7 +466,7 @@ class TopicsProgressReader:
                     continue
                 k = (m.key() or b"").decode(errors="replace")
                 t, _, p = k.rpartition("/")
-                if t not in self.topics or m.value() is None:
+                if not t or not self.match(t) or m.value() is None:
                     continue
                 try:
                     p, v = int(p), int(m.value())
@@ -515,11 +476,22 @@ class TopicsProgressReader:
                 self.records += 1
                 if self.first_at is None:
                     self.first_at = now
-                self.progress[(t, p)] = max(v, self.progress.get((t, p), -1))
+                self.by_tp[(t, p)] = max(v, self.by_tp.get((t, p), -1))
 
     def close(self):
         with contextlib.suppress(Exception):
             self.cons.close()
+
+
+class ProgressReader(TopicsProgressReader):
+    """TopicsProgressReader of one topic, keyed by partition."""
+
+    def __init__(self, cluster, progress_topic, topic):
+        super().__init__(cluster, progress_topic, topics=[topic])
+
+    @property
+    def progress(self):
+        return {p: v for (_, p), v in self.by_tp.items()}
 
 
 # ---------------------------------------------------------------- kmirrord

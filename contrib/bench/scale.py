@@ -227,52 +227,6 @@ class TargetWatcher(threading.Thread):
         self.join(30)
 
 
-class ProgressAll:
-    """Follows the progress topic on the target (read_committed) and keeps
-    the latest value of every key "<topic>/<partition>" whose topic matches."""
-
-    def __init__(self, cluster, progress_topic, topic_rx):
-        self.cons = replicate.consumer(cluster)
-        self.ptopic = progress_topic
-        self.rx = re.compile(topic_rx)
-        self.assigned = False
-        self.progress = {}      # (topic, partition) -> next source offset
-        self.records = 0
-
-    def poll(self, budget=1.0):
-        from confluent_kafka import TopicPartition, OFFSET_BEGINNING, KafkaError
-        if not self.assigned:
-            if not replicate.topic_exists(self.cons, self.ptopic):
-                return
-            self.cons.assign([TopicPartition(self.ptopic, 0, OFFSET_BEGINNING)])
-            self.assigned = True
-        end = now() + budget
-        while now() < end:
-            msgs = self.cons.consume(num_messages=10000, timeout=0.1)
-            if not msgs:
-                return
-            for m in msgs:
-                if m.error():
-                    if m.error().code() != KafkaError._PARTITION_EOF:
-                        log("progress consumer: %s", m.error())
-                    continue
-                k = (m.key() or b"").decode(errors="replace")
-                t, _, p = k.rpartition("/")
-                if not t or not self.rx.fullmatch(t) or m.value() is None:
-                    continue
-                try:
-                    key, v = (t, int(p)), int(m.value())
-                except ValueError:
-                    continue
-                self.records += 1
-                if v > self.progress.get(key, -1):
-                    self.progress[key] = v
-
-    def close(self):
-        with contextlib.suppress(Exception):
-            self.cons.close()
-
-
 # ---------------------------------------------------------------- clusters
 
 
@@ -510,7 +464,8 @@ def run_case(a, src, dst, tasks, prefix):
             rt["half_s"], rt["all_s"])
 
         # ------------------------------------------------ produce, replicate
-        progress = ProgressAll(dst, "kmirror-progress.%s.internal" % SRC, topic_rx)
+        progress = replicate.TopicsProgressReader(dst, "kmirror-progress.%s.internal" % SRC,
+                                                  topic_rx=topic_rx)
         tps = [(n, p) for n in names for p in range(nparts)]
         t_p0 = now()
         produce_all(src, names, nparts, a.records_per_partition, a.size)
@@ -528,7 +483,7 @@ def run_case(a, src, dst, tasks, prefix):
         deadline = t_p1 + a.replicate_timeout
         next_health = next_log = now()
         while True:
-            progress.poll(1.0)
+            progress.poll(budget=1.0, wait=0.1)
             done = sum(1 for tp, e in src_end.items() if progress.progress.get(tp, -1) >= e)
             t = now()
             if done == total_parts:
