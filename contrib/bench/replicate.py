@@ -246,47 +246,8 @@ def payload_pool(size, kind, seed=1):
 def preload(cluster, topic, records, size, partitions, compression, payload, seed):
     """Produce `records` values of `size` bytes round-robin over the
     partitions, as fast as librdkafka will take them. Returns stats."""
-    from confluent_kafka import Producer
-    pool = payload_pool(size, payload, seed)
-    errors = []
-
-    def on_err(err, msg):
-        if err is not None:
-            errors.append(err)
-
-    conf = cluster.client_config("PLAINTEXT")
-    conf.update({
-        "acks": "1", "enable.idempotence": False,
-        "linger.ms": 20, "batch.size": 1000000, "batch.num.messages": 100000,
-        "queue.buffering.max.messages": 2000000, "queue.buffering.max.kbytes": 1048576,
-        "compression.type": compression, "message.timeout.ms": 300000,
-        "delivery.report.only.error": True, "on_delivery": on_err,
-        "logger": kmtestbed._quiet_logger(),
-    })
-    prod = Producer(conf)
-    npool = len(pool)
-    t0 = time.monotonic()
-    produce = prod.produce
-    for i in range(records):
-        p = i % partitions
-        while True:
-            try:
-                produce(topic, pool[i % npool], partition=p)
-                break
-            except BufferError:
-                prod.poll(0.05)
-        if (i & 0x3fff) == 0:
-            prod.poll(0)
-            if errors:
-                break
-    left = prod.flush(300)
-    dt = time.monotonic() - t0
-    if errors:
-        raise RuntimeError("pre-load: %d delivery errors, first: %s" % (len(errors), errors[0]))
-    if left:
-        raise RuntimeError("pre-load: %d records not delivered" % left)
-    return {"seconds": round(dt, 3), "records_per_s": round(records / dt),
-            "mb_per_s": round(records * size / dt / 1e6, 2)}
+    return preload_topics(cluster, [topic], records, size, partitions, compression, payload,
+                          seed)
 
 
 def preload_topics(cluster, topics, records, size, partitions, compression, payload, seed):
@@ -294,9 +255,6 @@ def preload_topics(cluster, topics, records, size, partitions, compression, payl
     producer, record i goes to topic i % T, partition (i // T) % P, so the
     N records spread evenly. Returns stats like preload()."""
     from confluent_kafka import Producer
-    if len(topics) == 1:
-        return preload(cluster, topics[0], records, size, partitions, compression, payload,
-                       seed)
     pool = payload_pool(size, payload, seed)
     errors = []
 
