@@ -557,6 +557,20 @@ def ctl_status(ctl, sock):
         return None
 
 
+def cluster_options(ap, workdir, base_port, heap):
+    """The "clusters" option group of the bench scripts (the source cluster
+    on base_port, the target on base_port + 100); returns the group."""
+    g = ap.add_argument_group("clusters")
+    g.add_argument("--workdir", default=workdir)
+    g.add_argument("--source-port", type=int, default=base_port)
+    g.add_argument("--target-port", type=int, default=base_port + 100)
+    g.add_argument("--kafka-version", default=kmtestbed.DEFAULT_VERSION)
+    g.add_argument("--broker-heap", default=heap, help="broker JVM -Xmx (and -Xms)")
+    g.add_argument("--keep", action="store_true", help="leave the clusters running")
+    g.add_argument("--reuse", action="store_true", help="reuse clusters left by --keep")
+    return g
+
+
 def parse_kv(items, what):
     out = {}
     for it in items or []:
@@ -700,14 +714,7 @@ def main(argv=None):
                    help="give up after this many seconds without progress")
     g.add_argument("--sample-ms", type=int, default=100, help="CPU/RSS sampling period")
     g.add_argument("--poll-ms", type=int, default=150, help="progress/watermark polling period")
-    g = ap.add_argument_group("clusters")
-    g.add_argument("--workdir", default="/tmp/kmirror-bench")
-    g.add_argument("--source-port", type=int, default=25092)
-    g.add_argument("--target-port", type=int, default=25192)
-    g.add_argument("--kafka-version", default=kmtestbed.DEFAULT_VERSION)
-    g.add_argument("--broker-heap", default="1g", help="broker JVM -Xmx (and -Xms)")
-    g.add_argument("--keep", action="store_true", help="leave the clusters running")
-    g.add_argument("--reuse", action="store_true", help="reuse clusters left by --keep")
+    g = cluster_options(ap, "/tmp/kmirror-bench", 25092, "1g")
     g.add_argument("--keep-topics", action="store_true",
                    help="with --keep/--reuse: do not delete the bench topics at the end")
     g = ap.add_argument_group("output")
