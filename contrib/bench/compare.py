@@ -1316,31 +1316,22 @@ def main(argv=None):
             log("fetching MM2 %s (once) ...", a.mm2_version)
             mm2run.fetch(a.mm2_version)
         vers = versions(a, dst)
-        for w in workloads:
-            rows = []
-            for t in tools:
-                try:
-                    res = run_one(a, t, src, dst, w)
-                except Exception as e:
-                    log("%s %s: error: %s", w["name"], t, e)
-                    res = failed_result(t, w["name"], "error: %s" % str(e).splitlines()[0])
-                rows.append(res)
-                if not record(res, w):
-                    rc = 1
-            results.append((w["name"], rows))
-        for lw in lat_workloads:
-            rows = []
-            for t in lat_tools:
-                try:
-                    res = run_latency(a, t, src, dst, lw)
-                except Exception as e:
-                    log("latency %s %s: error: %s", lw["name"], t, e)
-                    res = failed_result(t, lw["name"], "error: %s" % str(e).splitlines()[0])
-                rows.append(res)
-                if not record(res, lw):
-                    rc = 1
-            if rows:
-                lat_results.append((lw["name"], rows))
+        for kind, items, tl, fn, out in (("", workloads, tools, run_one, results),
+                                         ("latency ", lat_workloads, lat_tools, run_latency,
+                                          lat_results)):
+            for w in items:
+                rows = []
+                for t in tl:
+                    try:
+                        res = fn(a, t, src, dst, w)
+                    except Exception as e:
+                        log("%s%s %s: error: %s", kind, w["name"], t, e)
+                        res = failed_result(t, w["name"], "error: %s" % str(e).splitlines()[0])
+                    rows.append(res)
+                    if not record(res, w):
+                        rc = 1
+                if rows:
+                    out.append((w["name"], rows))
     except KeyboardInterrupt:
         log("interrupted")
         rc = 130
