@@ -571,6 +571,17 @@ def cluster_options(ap, workdir, base_port, heap):
     return g
 
 
+def check_cluster_options(ap, a):
+    """Refuse ports the test bed cannot use and a missing kmirrord."""
+    for port in (a.source_port, a.target_port):
+        if not 1024 <= port <= 32767 - 3:
+            ap.error("ports must lie in 1024..32764 (below the ephemeral range)")
+    if abs(a.source_port - a.target_port) < 4:
+        ap.error("source and target base ports need 4 ports each")
+    if not os.access(a.kmirrord, os.X_OK):
+        ap.error("no kmirrord at %s (make, or --kmirrord)" % a.kmirrord)
+
+
 def parse_kv(items, what):
     out = {}
     for it in items or []:
@@ -725,13 +736,7 @@ def main(argv=None):
                    help="also count the target records by reading them (exact, slower)")
     a = ap.parse_args(argv)
 
-    for port in (a.source_port, a.target_port):
-        if not 1024 <= port <= 32767 - 3:
-            ap.error("ports must lie in 1024..32764 (below the ephemeral range)")
-    if abs(a.source_port - a.target_port) < 4:
-        ap.error("source and target base ports need 4 ports each")
-    if not os.access(a.kmirrord, os.X_OK):
-        ap.error("no kmirrord at %s (make, or --kmirrord)" % a.kmirrord)
+    check_cluster_options(ap, a)
     if a.records <= 0 or a.partitions <= 0 or a.size < 0:
         ap.error("--records, --partitions must be > 0, --size >= 0")
 

@@ -925,13 +925,7 @@ def main(argv=None):
         ap.error("--tasks: a comma list of integers")
     if not tasks_list or any(not 1 <= t <= 256 for t in tasks_list):
         ap.error("--tasks: values 1..256")
-    for port in (a.source_port, a.target_port):
-        if not 1024 <= port <= 32767 - 3:
-            ap.error("ports must lie in 1024..32764 (below the ephemeral range)")
-    if abs(a.source_port - a.target_port) < 4:
-        ap.error("source and target base ports need 4 ports each")
-    if not os.access(a.kmirrord, os.X_OK):
-        ap.error("no kmirrord at %s (make, or --kmirrord)" % a.kmirrord)
+    replicate.check_cluster_options(ap, a)
     if not os.access(os.path.join(os.path.dirname(a.kmirrord), "kmirrorctl"), os.X_OK):
         ap.error("no kmirrorctl next to %s" % a.kmirrord)
     if a.topics < 1 or a.partitions < 1 or a.records_per_partition < 1 or a.batch < 1:
