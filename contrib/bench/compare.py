@@ -111,19 +111,13 @@ clusters = {S}, {T}
 {S}->{T}.enabled = true
 {S}->{T}.topics = {topic}
 
-replication.factor = 1
-checkpoints.topic.replication.factor = 1
-heartbeats.topic.replication.factor = 1
-offset-syncs.topic.replication.factor = 1
-offset.storage.replication.factor = 1
-config.storage.replication.factor = 1
-status.storage.replication.factor = 1
-
+{rf}
 # --- kmirrord's own settings (MM2 ignores them)
 kmirrord.pidfile = {d}/kmirrord.pid
 kmirrord.control_socket = {d}/kmirrord.sock
 kmirrord.status_interval_ms = 500
-""".format(S=SRC, T=DST, A=src.bootstrap(), B=dst.bootstrap(), topic=topics_regex, d=run_dir)
+""".format(S=SRC, T=DST, A=src.bootstrap(), B=dst.bootstrap(), topic=topics_regex, d=run_dir,
+           rf=replicate.TESTBED_RF_PROPERTIES)
 
 
 def tuned_tasks(a, total_partitions):

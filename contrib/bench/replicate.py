@@ -622,11 +622,13 @@ def kill_tree(sup, pids, timeout=20):
                 os.kill(p, signal.SIGKILL)
 
 
-def open_clusters(clusters, started, workdir, specs, kafka_version, heap, reuse, keep):
+def open_clusters(clusters, started, workdir, specs, kafka_version, heap, reuse, keep,
+                  extra_config=None, start_timeout=120):
     """Start (or, with `reuse`, take over those left running by --keep) the
-    kmtestbed clusters `specs` = ((name, base_port), ...), in parallel.
-    Appends every Cluster to `clusters` and those it started to `started`
-    (lists given by the caller, so a failure half-way leaves them to stop)."""
+    kmtestbed clusters `specs` = ((name, base_port), ...), in parallel, with
+    the broker properties `extra_config`. Appends every Cluster to
+    `clusters` and those it started to `started` (lists given by the
+    caller, so a failure half-way leaves them to stop)."""
     for name, port in specs:
         c = None
         if reuse:
@@ -643,28 +645,25 @@ def open_clusters(clusters, started, workdir, specs, kafka_version, heap, reuse,
                 log("reusing cluster %s (pid %d, %s)", name, c.pid, c.bootstrap())
         if c is None:
             c = kmtestbed.Cluster(name, port, version=kafka_version, workdir=workdir,
-                                  heap=heap)
+                                  heap=heap, extra_config=extra_config)
             started.append(c)
         clusters.append(c)
     if started:
-        log("starting %s ...", ", ".join(c.name for c in started))
-        t = time.monotonic()
-        errors = []
-
-        def run(c):
-            try:
-                c.start(timeout=120, detach=keep)
-            except BaseException as e:
-                errors.append(e)
-        th = [threading.Thread(target=run, args=(c,), daemon=True) for c in started]
-        for x in th:
-            x.start()
-        for x in th:
-            x.join()
-        if errors:
-            raise errors[0]
-        log("clusters up in %.1fs", time.monotonic() - t)
+        log("starting %s (%s) ...", ", ".join(c.name for c in started), " ".join(heap))
+        took = kmtestbed.start_parallel(started, timeout=start_timeout, detach=keep)
+        log("clusters up in %.1fs", took)
     return clusters
+
+
+# the single-broker test bed: every replication factor of an mm2.properties 1
+TESTBED_RF_PROPERTIES = """replication.factor = 1
+checkpoints.topic.replication.factor = 1
+heartbeats.topic.replication.factor = 1
+offset-syncs.topic.replication.factor = 1
+offset.storage.replication.factor = 1
+config.storage.replication.factor = 1
+status.storage.replication.factor = 1
+"""
 
 
 def stop_clusters(clusters, started, keep, workdir):

@@ -233,39 +233,11 @@ class TargetWatcher(threading.Thread):
 def open_clusters(a, clusters, started):
     """Start both clusters (or take over those left by --keep with --reuse)
     with BROKER_PROPS; fills `clusters` and `started`."""
-    heap = ["-Xmx%s" % a.broker_heap, "-Xms%s" % a.broker_heap]
-    for name, port in (("scale-src", a.source_port), ("scale-dst", a.target_port)):
-        c = None
-        if a.reuse:
-            with contextlib.suppress(FileNotFoundError):
-                c = kmtestbed.Cluster.from_state(name, a.workdir)
-            if c is not None and (c.base_port != port or not c.running()):
-                log("cluster %s: state found but not usable; starting a new one", name)
-                c = None
-            elif c is not None:
-                log("reusing cluster %s (pid %d, %s)", name, c.pid, c.bootstrap())
-        if c is None:
-            c = kmtestbed.Cluster(name, port, version=a.kafka_version, workdir=a.workdir,
-                                  heap=heap, extra_config=BROKER_PROPS)
-            started.append(c)
-        clusters.append(c)
-    if started:
-        log("starting %s (heap %s) ...", ", ".join(c.name for c in started), a.broker_heap)
-        t, errors = now(), []
-
-        def run(c):
-            try:
-                c.start(timeout=180, detach=a.keep)
-            except BaseException as e:
-                errors.append(e)
-        th = [threading.Thread(target=run, args=(c,), daemon=True) for c in started]
-        for x in th:
-            x.start()
-        for x in th:
-            x.join(240)
-        if errors:
-            raise errors[0]
-        log("clusters up in %.1fs", now() - t)
+    replicate.open_clusters(clusters, started, a.workdir,
+                            (("scale-src", a.source_port), ("scale-dst", a.target_port)),
+                            a.kafka_version, ["-Xmx%s" % a.broker_heap,
+                                              "-Xms%s" % a.broker_heap], a.reuse, a.keep,
+                            extra_config=BROKER_PROPS, start_timeout=180)
 
 
 def broker_limits(pid):
@@ -302,15 +274,7 @@ clusters = {S}, {T}
 {S}->{T}.enabled = true
 {S}->{T}.topics = {prefix}\\..*
 {tasks}
-# the single-broker test bed: replication factors 1
-replication.factor = 1
-checkpoints.topic.replication.factor = 1
-heartbeats.topic.replication.factor = 1
-offset-syncs.topic.replication.factor = 1
-offset.storage.replication.factor = 1
-config.storage.replication.factor = 1
-status.storage.replication.factor = 1
-
+{rf}
 # how often new topics are looked for: MM2's default is 600 s
 refresh.topics.interval.seconds = {refresh}
 
@@ -320,7 +284,7 @@ kmirrord.control_socket = {d}/kmirrord.sock
 kmirrord.status_interval_ms = {status}
 """.format(S=SRC, T=DST, A=src.bootstrap(), B=dst.bootstrap(), prefix=prefix,
            tasks="tasks.max = %d\n" % tasks if tasks != 1 else "", refresh=a.refresh_s,
-           d=run_dir, status=a.status_interval_ms)
+           d=run_dir, status=a.status_interval_ms, rf=replicate.TESTBED_RF_PROPERTIES)
     for line in a.mm2_set or []:
         text += line + "\n"
     return text

@@ -1019,15 +1019,16 @@ class Cluster:
             cons.close()
 
 
-def start_parallel(clusters, timeout=90):
+def start_parallel(clusters, timeout=90, detach=False):
     """Start several clusters at once (threads); on any failure stop them
-    all and re-raise the first error. Returns the wall time taken."""
+    all and re-raise the first error. Returns the wall time taken.
+    `detach`: as Cluster.start (the brokers outlive this process)."""
     errors = []
     t0 = time.monotonic()
 
     def run(c):
         try:
-            c.start(timeout=timeout)
+            c.start(timeout=timeout, detach=detach)
         except BaseException as e:
             errors.append(e)
 
