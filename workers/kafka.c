@@ -345,6 +345,40 @@ kclient_wpipe_cb(evutil_socket_t fd, short what, void *arg)
 /* Call `cb` from the event loop whenever `q` (e.g. a consumer's queue,
  * which kclient takes over) becomes non-empty; cb must drain it or
  * re-check later itself. */
+/*
+ * Static membership: a restarted worker rejoins under the same
+ * group.instance.id and gets its partitions back without a rebalance.
+ *
+ * Eager, not cooperative, assignment: the cooperative protocol moves a
+ * partition in two rebalances, and between them it belongs to nobody. When
+ * the member giving it up is killed then, its restart rejoins a stable
+ * group with the same instance id, is handed its cached (smaller)
+ * assignment, and no second rebalance ever comes: the shard stayed
+ * unowned for good (seen in a kill -9 test: 4 of 8 partitions stopped).
+ * Every eager assignment covers every partition.
+ */
+struct kclient *
+kclient_new_member(struct worker *w, const char *group, const char *who,
+    const char *purpose, kclient_event_cb *cb, void *arg)
+{
+	char inst[400], sess[32];
+
+	snprintf(inst, sizeof(inst), "%s.%s.%s", w->g.instance_id && *w->g.instance_id ?
+	    w->g.instance_id : "kmirrord", w->flow.name, who);
+	for (char *p = inst; *p; p++)
+		if (*p == '>' || *p == ' ')
+			*p = '_';
+	snprintf(sess, sizeof(sess), "%lld", FLOW_INT(&w->flow, FS_SHARD_SESSION_TIMEOUT_MS));
+	const char *extra[] = { "group.id", group, "group.instance.id", inst,
+		"partition.assignment.strategy", "roundrobin",
+		"session.timeout.ms", sess, "enable.auto.commit", "false",
+		"auto.offset.reset", "latest",
+		/* see a grown shards topic (tasks raised) in seconds, not 5 min */
+		"topic.metadata.refresh.interval.ms", "5000", NULL };
+	return kclient_new(w, RD_KAFKA_CONSUMER, &w->dst, KM_SCOPE_CONSUMER, purpose, extra,
+	    KC_F_GROUP, cb, arg);
+}
+
 int
 kclient_watch_queue(struct kclient *kc, rd_kafka_queue_t *q, kclient_queue_cb *cb,
     void *arg)

@@ -26,6 +26,11 @@ typedef void kclient_queue_cb(void *arg);
 struct kclient *kclient_new(struct worker *w, rd_kafka_type_t type,
         const struct km_cluster *c, enum km_scope scope, const char *purpose,
         const char *const *extra, int flags, kclient_event_cb *cb, void *arg);
+/* A member of one of the flow's groups on the target (shards, leases):
+ * static membership "<instance_id>.<flow>.<who>", the flow's
+ * shard_session_timeout_ms, eager round-robin assignment. */
+struct kclient *kclient_new_member(struct worker *w, const char *group,
+        const char *who, const char *purpose, kclient_event_cb *cb, void *arg);
 int  kclient_watch_queue(struct kclient *kc, rd_kafka_queue_t *q,
          kclient_queue_cb *cb, void *arg);
 rd_kafka_t       *kclient_rk(struct kclient *kc);

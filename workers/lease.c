@@ -1,7 +1,8 @@
 /*
  * lease.c: the once-per-flow lease of the checkpoint and heartbeat roles,
- * through Kafka's group protocol (no home-made coordinator). Static
- * membership keeps a restarted worker's lease without a rebalance.
+ * through Kafka's group protocol (no home-made coordinator): active while
+ * holding partition 0 of the shards topic. Static membership keeps a
+ * restarted worker's lease without a rebalance (kclient_new_member).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,7 @@ lease_event(struct kclient *kc, rd_kafka_event_t *ev, void *arg)
 	struct lease *l = arg;
 	rd_kafka_t *rk = kclient_rk(kc);
 	rd_kafka_topic_partition_list_t *parts;
-	int coop, has0 = 0;
+	int has0 = 0;
 
 	if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_ERROR &&
 	    rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) {
@@ -58,26 +59,18 @@ lease_event(struct kclient *kc, rd_kafka_event_t *ev, void *arg)
 	if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_REBALANCE)
 		return;
 	parts = rd_kafka_event_topic_partition_list(ev);
-	coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 	for (int i = 0; parts && i < parts->cnt; i++)
 		if (parts->elems[i].partition == 0)
 			has0 = 1;
+	/* eager assignment (kclient_new_member): every rebalance takes all
+	 * back first, then hands out a whole new assignment */
 	if (rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		rd_kafka_error_t *e = coop ? rd_kafka_incremental_assign(rk, parts) : NULL;
-		if (!coop)
-			rd_kafka_assign(rk, parts);
-		if (e)
-			rd_kafka_error_destroy(e);
+		rd_kafka_assign(rk, parts);
 		if (has0)
 			lease_set(l, 1);
 	} else {
-		if (has0 || !coop)
-			lease_set(l, 0);
-		rd_kafka_error_t *e = coop ? rd_kafka_incremental_unassign(rk, parts) : NULL;
-		if (!coop)
-			rd_kafka_assign(rk, NULL);
-		if (e)
-			rd_kafka_error_destroy(e);
+		lease_set(l, 0);
+		rd_kafka_assign(rk, NULL);
 	}
 }
 
@@ -94,7 +87,7 @@ struct lease *
 lease_new(struct worker *w, lease_cb *cb, void *arg)
 {
 	struct lease *l = calloc(1, sizeof(*l));
-	char inst[400], sess[32], topic[300];
+	char topic[300];
 	rd_kafka_topic_partition_list_t *tl;
 
 	l->w = w;
@@ -102,20 +95,8 @@ lease_new(struct worker *w, lease_cb *cb, void *arg)
 	l->arg = arg;
 	snprintf(l->group, sizeof(l->group), "kmirror.%s.%s.%s", w->src.alias, w->dst.alias,
 	    w->role->name);
-	snprintf(inst, sizeof(inst), "%s.%s.%s", w->g.instance_id && *w->g.instance_id ?
-	    w->g.instance_id : "kmirrord", w->flow.name, w->role->name);
-	for (char *p = inst; *p; p++)
-		if (*p == '>' || *p == ' ')
-			*p = '_';
-	snprintf(sess, sizeof(sess), "%lld", FLOW_INT(&w->flow, FS_SHARD_SESSION_TIMEOUT_MS));
 	snprintf(topic, sizeof(topic), "kmirror-shards.%s.internal", w->src.alias);
-	const char *extra[] = { "group.id", l->group, "group.instance.id", inst,
-		"partition.assignment.strategy", "cooperative-sticky",
-		"session.timeout.ms", sess, "enable.auto.commit", "false",
-		"auto.offset.reset", "latest", "topic.metadata.refresh.interval.ms", "5000",
-		NULL };
-	l->kc = kclient_new(w, RD_KAFKA_CONSUMER, &w->dst, KM_SCOPE_CONSUMER, "lease",
-	    extra, KC_F_GROUP, lease_event, l);
+	l->kc = kclient_new_member(w, l->group, w->role->name, "lease", lease_event, l);
 	if (FLOW_INT(&w->flow, FS_SHARD_ASSIGNMENT) == KM_SHARDS_STATIC) {
 		lease_set(l, 1);
 		return l;

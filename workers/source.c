@@ -114,6 +114,7 @@ struct src_shard {
 	int               committing;
 	int               progress_written;	/* this commit's progress queued */
 	int               endtxn;		/* commit_transaction called, not done */
+	int               parked;		/* given back in a rebalance, committed */
 	size_t            txn_bytes;		/* record bytes in the open txn */
 	int64_t           commit_from;		/* when this commit began (ms) */
 	struct src_sync  *syncs;	/* to write once the txn commits */
@@ -140,6 +141,7 @@ struct src {
 	struct hmap         topics;
 	struct src_shard  **shards;	/* [tasks] */
 	int                 nowned;
+	int                 nparked;	/* shards parked: the pump waits */
 	int                 static_split;
 	int                 internal_pending;	/* internal topics being created */
 	int                 subscribed;
@@ -261,7 +263,8 @@ src_part_of_msg(const rd_kafka_message_t *m)
 static int
 src_owns(struct src *s, int shard)
 {
-	return shard < s->tasks && s->shards[shard] && s->shards[shard]->state == SH_ACTIVE;
+	return shard < s->tasks && s->shards[shard] && s->shards[shard]->state == SH_ACTIVE &&
+	    !s->shards[shard]->parked;
 }
 
 /* A shard taken, whether or not its progress is read yet. */
@@ -636,7 +639,7 @@ src_consumer_error(struct src *s, rd_kafka_message_t *m)
 static void
 src_pump(struct src *s)
 {
-	if (s->draining || src_committing(s) || s->w->paused)
+	if (s->draining || src_committing(s) || s->w->paused || s->nparked)
 		return;
 	for (int rounds = 0; rounds < 4; rounds++) {
 		if (s->iback == s->nback) {
@@ -1452,48 +1455,62 @@ src_refresh_soon(struct src *s)
 
 /* ---------------------------------------------------------------- members */
 
-/* Shards arrive and leave through the group's rebalances. */
+/* Shards arrive and leave through the group's rebalances, which are eager
+ * (kclient_new_member): each takes every shard back, then hands out a
+ * whole new assignment. A shard given back with its transaction committed
+ * is parked: the pump stops until the new assignment, which most often
+ * gives it back, and then it goes on where it was (its producer, progress
+ * and fetch position are still right, since nobody else held it in
+ * between). A parked shard not given back is dropped then. */
 static void
 src_on_rebalance(struct src *s, rd_kafka_event_t *ev)
 {
 	rd_kafka_t *rk = kclient_rk(s->member);
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_event_topic_partition_list(ev);
-	int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-	rd_kafka_error_t *e = NULL;
 
 	if (rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		if (coop)
-			e = rd_kafka_incremental_assign(rk, parts);
-		else
-			rd_kafka_assign(rk, parts);
+		rd_kafka_assign(rk, parts);
+		for (int id = 0; id < s->tasks; id++) {
+			int given = 0;
+			if (s->shards[id] == NULL || !s->shards[id]->parked)
+				continue;
+			for (int i = 0; parts && i < parts->cnt && !given; i++)
+				given = parts->elems[i].partition == id;
+			if (given)
+				s->shards[id]->parked = 0;
+			else
+				src_shard_drop(s, id, 0);
+		}
+		s->nparked = 0;
 		for (int i = 0; parts && i < parts->cnt; i++)
 			src_shard_take(s, parts->elems[i].partition);
-	} else {
-		int lost = rd_kafka_assignment_lost(rk);
-		/* hand the shards over cleanly: commit their open transactions
-		 * side by side, within SRC_HANDOVER_MS so the loop keeps
-		 * reporting; what is not committed by then is left to the new
-		 * owner, which replicates it again from the stored progress */
-		int64_t deadline = worker_now_ms() + SRC_HANDOVER_MS;
-		for (int busy = !lost; busy && worker_now_ms() < deadline; ) {
-			busy = 0;
-			for (int i = 0; parts && i < parts->cnt; i++) {
-				int id = parts->elems[i].partition;
-				if (id < s->tasks && s->shards[id] && s->shards[id]->state == SH_ACTIVE)
-					busy |= src_shard_finish(s, s->shards[id]);
-			}
+		src_arm(s->pump, 0);
+		return;
+	}
+	int lost = rd_kafka_assignment_lost(rk);
+	/* hand the shards over cleanly: commit their open transactions side by
+	 * side, within SRC_HANDOVER_MS so the loop keeps reporting; what is not
+	 * committed by then is left to the new owner, which replicates it again
+	 * from the stored progress */
+	int64_t deadline = worker_now_ms() + SRC_HANDOVER_MS;
+	for (int busy = !lost; busy && worker_now_ms() < deadline; ) {
+		busy = 0;
+		for (int i = 0; parts && i < parts->cnt; i++) {
+			int id = parts->elems[i].partition;
+			if (id < s->tasks && s->shards[id] && s->shards[id]->state == SH_ACTIVE)
+				busy |= src_shard_finish(s, s->shards[id]);
 		}
-		for (int i = 0; parts && i < parts->cnt; i++)
-			src_shard_drop(s, parts->elems[i].partition, lost);
-		if (coop)
-			e = rd_kafka_incremental_unassign(rk, parts);
-		else
-			rd_kafka_assign(rk, NULL);
 	}
-	if (e) {
-		worker_error(s->w, "rebalance: %s", rd_kafka_error_string(e));
-		rd_kafka_error_destroy(e);
+	for (int i = 0; parts && i < parts->cnt; i++) {
+		int id = parts->elems[i].partition;
+		struct src_shard *sh = id < s->tasks ? s->shards[id] : NULL;
+		if (sh && !lost && sh->state == SH_ACTIVE && !sh->in_txn) {
+			sh->parked = 1;
+			s->nparked++;
+		} else
+			src_shard_drop(s, id, lost);
 	}
+	rd_kafka_assign(rk, NULL);
 }
 
 /* No group protocol: worker `index` takes shard `index` and every
@@ -1677,7 +1694,7 @@ src_start(struct worker *w)
 {
 	struct src *s = calloc(1, sizeof(*s));
 	const struct km_flow *f = &w->flow;
-	char err[512], gid[400], inst[400], sess[32];
+	char err[512], gid[400], idx[16];
 
 	w->data = s;
 	s->w = w;
@@ -1732,20 +1749,8 @@ src_start(struct worker *w)
 	s->tadm = kclient_new(w, RD_KAFKA_PRODUCER, &w->dst, KM_SCOPE_ADMIN, "admin", NULL, 0,
 	    src_member_event, s);
 
-	snprintf(inst, sizeof(inst), "%s.%s.%d", w->g.instance_id && *w->g.instance_id ?
-	    w->g.instance_id : "kmirrord", f->name, w->index);
-	for (char *p = inst; *p; p++)
-		if (*p == '>' || *p == ' ')
-			*p = '_';
-	snprintf(sess, sizeof(sess), "%lld", FLOW_INT(f, FS_SHARD_SESSION_TIMEOUT_MS));
-	const char *mem_extra[] = { "group.id", s->group, "group.instance.id", inst,
-		"partition.assignment.strategy", "cooperative-sticky",
-		"session.timeout.ms", sess, "enable.auto.commit", "false",
-		"auto.offset.reset", "latest",
-		/* see a grown shards topic (tasks raised) in seconds, not 5 min */
-		"topic.metadata.refresh.interval.ms", "5000", NULL };
-	s->member = kclient_new(w, RD_KAFKA_CONSUMER, &w->dst, KM_SCOPE_CONSUMER, "member",
-	    mem_extra, KC_F_GROUP, src_member_event, s);
+	snprintf(idx, sizeof(idx), "%d", w->index);
+	s->member = kclient_new_member(w, s->group, idx, "member", src_member_event, s);
 
 	static const char *const sync_extra[] = { "acks", "all", "enable.idempotence",
 		"true", "linger.ms", "20", NULL };

@@ -671,6 +671,114 @@ def test_two_instances_share_then_failover(kmirrord, run_dir, cluster_a, cluster
     heir.stop()
 
 
+
+def shards_held(k, flow_name):
+    """[shard numbers] live source workers of one instance hold ([] when
+    the instance is not running)."""
+    out = []
+    if k.proc is None or k.proc.poll() is not None:
+        return out
+    for w in source_workers(k, flow_name).values():
+        if w["pid"] and w["state"] == "running":
+            out += [int(x) for x in (w.get("status") or {}).get("shards", "").split(",") if x]
+    return out
+
+
+def unowned_moment(admin, group, tasks=4):
+    """True while the coordinator's stable assignment of the shards group
+    (two members) leaves a shard to nobody."""
+    try:
+        d = admin.describe_consumer_groups([group], request_timeout=2)[group].result(3)
+    except Exception:
+        return False
+    held = [tp.partition for m in d.members if m.assignment
+            for tp in m.assignment.topic_partitions]
+    return "STABLE" in str(d.state) and len(d.members) == 2 and len(set(held)) < tasks
+
+
+def paced(recs, stop, per_tick=200, tick=0.02):
+    """Records at about per_tick/tick a second, until `stop` is set."""
+    for i, r in enumerate(recs):
+        if stop.is_set():
+            return
+        if i and i % per_tick == 0:
+            stop.wait(tick)
+        yield r
+
+
+@pytest.mark.heavy
+def test_kill9_while_shards_move_leaves_none_unowned(kmirrord, run_dir, cluster_a, cluster_b):
+    """A worker killed while the group moves its shards to a joining
+    instance: once both are back, every shard is held, once, and every
+    record arrives. (With the cooperative protocol a shard being moved
+    belonged to nobody between its two rebalances; a kill then left it
+    unowned for good and 4 of 8 partitions stopped: CI run of 67113e9.)
+    Kills at several delays after the join, with records flowing (about
+    10,000/s) so each handover has a transaction to commit."""
+    s = sfx()
+    src, tgt = "ms%s" % s, "mt%s" % s
+    fname = "%s->%s" % (src, tgt)
+    topic = new_topic(cluster_a, unique_name("move"), 8)
+    session_ms = 6000
+    ftext = flow(src, tgt, topics=[topic], tasks=4, source_workers=1,
+                 shard_session_timeout_ms=session_ms)
+    k1, k2 = two_instance_kmd(kmirrord, run_dir, "mv" + s, src, tgt, cluster_a, cluster_b,
+                              ftext)
+    group = "kmirror.%s.%s" % (src, tgt)
+    from confluent_kafka.admin import AdminClient
+    admin = AdminClient(cluster_b.client_config("PLAINTEXT"))
+    stop = threading.Event()
+    bg = BackgroundProducer(cluster_a, topic,
+                            paced(records.gen_records("m" + s, 2_000_000, 8), stop))
+    k1.start()
+    bg.start()
+    held = lambda: (sorted(shards_held(k1, fname)), sorted(shards_held(k2, fname)))
+    try:
+        wait_until(lambda: held()[0] == [0, 1, 2, 3], timeout=60, interval=0.2,
+                   message="instance 1 holds the 4 shards")
+        # four kills: a fifth within 600 s would stop the restarts (crash loop)
+        for rnd, delay in enumerate((1.0, 2.0, 3.0, 4.0)):
+            k2.start(wait_running=False)
+            # kill the worker giving shards away the moment the coordinator
+            # holds an assignment that leaves a shard to nobody (the
+            # cooperative protocol's first rebalance), else `delay` s into
+            # the move
+            t0 = time.monotonic()
+            seen = False
+            while time.monotonic() < t0 + delay and not seen:
+                seen = unowned_moment(admin, group)
+            at = "%.1f s into the move%s" % (time.monotonic() - t0,
+                                             ", a shard unassigned" if seen else "")
+            victims = [w["pid"] for w in source_workers(k1, fname).values() if w["pid"]]
+            for pid in victims:
+                os.kill(pid, signal.SIGKILL)
+            k1.wait_gone(victims, 10)
+            try:
+                wait_until(lambda: sorted(held()[0] + held()[1]) == [0, 1, 2, 3],
+                           timeout=session_ms / 1000 + 60, interval=0.2)
+            except AssertionError:
+                raise AssertionError("round %d (kill %s): shards held by instance 1, 2: "
+                                     "%s, not each of 0-3 once" % (rnd, at, held())) from None
+            k2.stop()
+            wait_until(lambda: held()[0] == [0, 1, 2, 3], timeout=session_ms / 1000 + 60,
+                       interval=0.2,
+                       message="round %d: instance 1 holds the 4 shards again" % rnd)
+        stop.set()
+        ids = bg.result()
+        reader = records.Reader(cluster_b, "%s.%s" % (src, topic))
+        try:
+            c = reader.wait_for(ids, timeout=120)
+        finally:
+            reader.close()
+        dups, missing, unexpected = records.dup_missing(c, ids)
+        report("kill9-move", records=len(ids), rounds=4, duplicates=dups,
+               missing=len(missing))
+        assert not missing and not unexpected
+    finally:
+        stop.set()
+        k2.stop()
+        k1.stop()
+
 # ---------------------------------------------------------------- 10. fencing
 
 
