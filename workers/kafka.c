@@ -342,15 +342,13 @@ kclient_wpipe_cb(evutil_socket_t fd, short what, void *arg)
 	kc->wcb(kc->warg);
 }
 
-/* Call `cb` from the event loop whenever `q` (e.g. a consumer's queue,
- * which kclient takes over) becomes non-empty; cb must drain it or
- * re-check later itself. */
 /*
  * Static membership: a restarted worker rejoins under the same
  * group.instance.id and gets its partitions back without a rebalance.
  *
- * Eager, not cooperative, assignment: the cooperative protocol moves a
- * partition in two rebalances, and between them it belongs to nobody. When
+ * Eager, not cooperative, assignment (librdkafka's eager assignors are
+ * range and roundrobin; neither is sticky): the cooperative protocol moves
+ * a partition in two rebalances, and between them it belongs to nobody. When
  * the member giving it up is killed then, its restart rejoins a stable
  * group with the same instance id, is handed its cached (smaller)
  * assignment, and no second rebalance ever comes: the shard stayed
@@ -379,6 +377,9 @@ kclient_new_member(struct worker *w, const char *group, const char *who,
 	    KC_F_GROUP, cb, arg);
 }
 
+/* Call `cb` from the event loop whenever `q` (e.g. a consumer's queue,
+ * which kclient takes over) becomes non-empty; cb must drain it or
+ * re-check later itself. */
 int
 kclient_watch_queue(struct kclient *kc, rd_kafka_queue_t *q, kclient_queue_cb *cb,
     void *arg)

@@ -115,6 +115,7 @@ struct src_shard {
 	int               progress_written;	/* this commit's progress queued */
 	int               endtxn;		/* commit_transaction called, not done */
 	int               parked;		/* given back in a rebalance, committed */
+	int64_t           parked_at;
 	size_t            txn_bytes;		/* record bytes in the open txn */
 	int64_t           commit_from;		/* when this commit began (ms) */
 	struct src_sync  *syncs;	/* to write once the txn commits */
@@ -1476,7 +1477,11 @@ src_on_rebalance(struct src *s, rd_kafka_event_t *ev)
 				continue;
 			for (int i = 0; parts && i < parts->cnt && !given; i++)
 				given = parts->elems[i].partition == id;
-			if (given)
+			/* parked for longer than a session: this member may have been
+			 * dropped from the group meanwhile, and the shard held by
+			 * another: take it anew (fence, read the progress) */
+			if (given && worker_now_ms() - s->shards[id]->parked_at <
+			    FLOW_INT(&s->w->flow, FS_SHARD_SESSION_TIMEOUT_MS))
 				s->shards[id]->parked = 0;
 			else
 				src_shard_drop(s, id, 0);
@@ -1506,6 +1511,7 @@ src_on_rebalance(struct src *s, rd_kafka_event_t *ev)
 		struct src_shard *sh = id < s->tasks ? s->shards[id] : NULL;
 		if (sh && !lost && sh->state == SH_ACTIVE && !sh->in_txn) {
 			sh->parked = 1;
+			sh->parked_at = worker_now_ms();
 			s->nparked++;
 		} else
 			src_shard_drop(s, id, lost);

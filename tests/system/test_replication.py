@@ -828,8 +828,12 @@ def test_stalled_worker_is_fenced(kmirrord, run_dir, cluster_a, cluster_b):
         reader.wait_for(ids, timeout=90)
         before_resume = reader.counter()
 
-        # wake it up: it must not write, and must exit fenced or own nothing
+        # wake it up: it must not write what it held, and must exit fenced,
+        # own nothing, or (the group's round-robin assignment hands shard 0
+        # to the first instance again) give the shard up as lost and take
+        # it anew through the group, fencing instance 2 in turn
         uptime0 = (source_workers(k1, fname)[0].get("status") or {}).get("uptime_ms")
+        log_at = len(k1.log_text())
         os.kill(pid1, signal.SIGCONT)
         t_cont = time.monotonic()
 
@@ -838,11 +842,18 @@ def test_stalled_worker_is_fenced(kmirrord, run_dir, cluster_a, cluster_b):
                 return "exited"
             w = source_workers(k1, fname)[0]
             st = w.get("status") or {}
-            if w["pid"] == pid1 and st.get("uptime_ms") != uptime0 and \
-                    time.monotonic() - t_cont > 3 and not owned(w) and not st.get("shards"):
+            if w["pid"] != pid1 or st.get("uptime_ms") == uptime0 or \
+                    time.monotonic() - t_cont <= 3:
+                return None
+            if not owned(w) and not st.get("shards"):
                 return "owns nothing"
+            since = k1.log_text()[log_at:]
+            lost, took = since.find("lost shard 0 "), since.find("took shard 0 ")
+            if owned(w) == parts and 0 <= lost < took and not owned_by(k2, fname).get(0):
+                return "lost it, took it anew"
         outcome = wait_until(settled, timeout=60, interval=0.2,
-                             message="resumed worker exits or owns nothing")
+                             message="resumed worker exits, owns nothing, or lost its "
+                             "shard and took it anew")
         w1 = source_workers(k1, fname)[0]
         ids += records.produce_fast(cluster_a, topic, records.gen_records("d" + s, 5000, 2,
                                                                           seed=8))
@@ -861,6 +872,7 @@ def test_stalled_worker_is_fenced(kmirrord, run_dir, cluster_a, cluster_b):
     assert not missing and not unexpected
     # transactions: what the stalled worker had in flight was never committed
     assert dups == 0, "%d duplicates (stalled worker wrote after the move?)" % dups
-    assert owned_by(k2, fname).get(0) == parts
+    holder = k1 if outcome == "lost it, took it anew" else k2
+    assert owned_by(holder, fname).get(0) == parts
     for k in (k2, k1):
         k.stop()
