@@ -289,6 +289,17 @@ class Reader:
         self.cons.close()
 
 
+def read_all(cluster, topic, ids, timeout=120):
+    """Read `topic` until every id of `ids` was seen. Returns (Counter of
+    ids seen, duplicates, missing ids, unexpected ids)."""
+    reader = Reader(cluster, topic)
+    try:
+        c = reader.wait_for(ids, timeout=timeout)
+    finally:
+        reader.close()
+    return (c,) + dup_missing(c, ids)
+
+
 def dup_missing(counter, expected):
     """(duplicates, missing ids, unexpected ids) of a Counter against the
     expected ids: duplicates counts every extra copy."""

@@ -26,13 +26,8 @@ def test_copy_to_kafka_43(kmirrord, run_dir, cluster_a, cluster_43):
                             % (src, tgt, topic)])
     k = kmirrord(name, text).start()
     t0 = time.monotonic()
-    reader = records.Reader(cluster_43, "%s.%s" % (src, topic))
-    try:
-        c = reader.wait_for(ids, timeout=90)
-    finally:
-        reader.close()
+    _, dups, missing, _ = records.read_all(cluster_43, "%s.%s" % (src, topic), ids, timeout=90)
     took = time.monotonic() - t0
-    dups, missing, _ = records.dup_missing(c, ids)
     assert records.assert_topic_equal(cluster_a, topic, cluster_43,
                                       "%s.%s" % (src, topic)) == 1000
     w = wait_until(lambda: k.worker(fname, "source"), timeout=10)

@@ -142,13 +142,9 @@ def test_copy_200k_record_by_record(kmirrord, run_dir, cluster_a, cluster_b, pol
     k.start()
     second = records.produce_fast(cluster_a, topic,
                                   records.gen_records("b" + s, 100_000, 8, seed=2))
-    reader = records.Reader(cluster_b, remote)
-    try:
-        c = reader.wait_for(first + second, timeout=300)
-    finally:
-        reader.close()
+    _, dups, missing, unexpected = records.read_all(cluster_b, remote, first + second,
+                                                    timeout=300)
     took = time.monotonic() - t0
-    dups, missing, unexpected = records.dup_missing(c, first + second)
     report("copy-%s" % policy, records=len(first) + len(second), seconds="%.1f" % took,
            duplicates=dups, missing=len(missing))
     n = records.assert_topic_equal(cluster_a, topic, cluster_b, remote, timeout=180)
@@ -578,12 +574,7 @@ def test_copy_over_secure_listeners(kmirrord, run_dir, cluster_a, cluster_b, lis
         kmd.cluster_block(tgt, cluster_b, listener=listener, **kw)],
         [flow(src, tgt, topics=[topic], tasks=2)])
     k.start()
-    reader = records.Reader(cluster_b, "%s.%s" % (src, topic))
-    try:
-        c = reader.wait_for(ids, timeout=120)
-    finally:
-        reader.close()
-    dups, missing, _ = records.dup_missing(c, ids)
+    _, dups, missing, _ = records.read_all(cluster_b, "%s.%s" % (src, topic), ids)
     report("listener-%s" % listener, records=len(ids), duplicates=dups)
     assert records.assert_topic_equal(cluster_a, topic, cluster_b,
                                       "%s.%s" % (src, topic)) == 20_000
@@ -765,12 +756,8 @@ def test_kill9_while_shards_move_leaves_none_unowned(kmirrord, run_dir, cluster_
                        message="round %d: instance 1 holds the 4 shards again" % rnd)
         stop.set()
         ids = bg.result()
-        reader = records.Reader(cluster_b, "%s.%s" % (src, topic))
-        try:
-            c = reader.wait_for(ids, timeout=120)
-        finally:
-            reader.close()
-        dups, missing, unexpected = records.dup_missing(c, ids)
+        _, dups, missing, unexpected = records.read_all(cluster_b, "%s.%s" % (src, topic),
+                                                        ids)
         report("kill9-move", records=len(ids), rounds=4, duplicates=dups,
                missing=len(missing))
         assert not missing and not unexpected
