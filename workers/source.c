@@ -1470,6 +1470,7 @@ src_on_rebalance(struct src *s, rd_kafka_event_t *ev)
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_event_topic_partition_list(ev);
 
 	if (rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		int kept = 0;
 		rd_kafka_assign(rk, parts);
 		for (int id = 0; id < s->tasks; id++) {
 			int given = 0;
@@ -1481,12 +1482,16 @@ src_on_rebalance(struct src *s, rd_kafka_event_t *ev)
 			 * dropped from the group meanwhile, and the shard held by
 			 * another: take it anew (fence, read the progress) */
 			if (given && worker_now_ms() - s->shards[id]->parked_at <
-			    FLOW_INT(&s->w->flow, FS_SHARD_SESSION_TIMEOUT_MS))
+			    FLOW_INT(&s->w->flow, FS_SHARD_SESSION_TIMEOUT_MS)) {
 				s->shards[id]->parked = 0;
-			else
+				kept++;
+			} else
 				src_shard_drop(s, id, 0);
 		}
 		s->nparked = 0;
+		if (kept)
+			log_info("kept %d shards of flow %s through the rebalance", kept,
+			    s->w->flow.name);
 		for (int i = 0; parts && i < parts->cnt; i++)
 			src_shard_take(s, parts->elems[i].partition);
 		src_arm(s->pump, 0);
@@ -1844,6 +1849,7 @@ src_status(struct worker *w, struct evbuffer *b)
 		}
 	}
 	kvl_put(b, "shards", shards);
+	kvl_putf(b, "shards_parked", "%d", s->nparked);
 	kvl_put(b, "partitions", parts);
 	kvl_putf(b, "partitions_owned", "%d", nparts);
 	kvl_put(b, "shard_assignment", s->static_split ? "static" : "group");
