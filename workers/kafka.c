@@ -73,6 +73,19 @@ kclient_log_level(int sysl)
 
 static void kclient_rf_result(struct kclient *kc, rd_kafka_event_t *ev);
 
+/* A producer fenced by a newer one with its transactional id: a newer
+ * owner took its shard while the worker stalled. Exit to be respawned: the
+ * restart rejoins the group as the same static member and takes what the
+ * group gives it. Any other fatal error will not mend by itself (78). */
+int
+kclient_fatal_code(rd_kafka_resp_err_t err)
+{
+	return err == RD_KAFKA_RESP_ERR__FENCED || err == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+	    err == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ? WORKER_EX_TEMPFAIL :
+	    WORKER_EX_CONFIG;
+}
+
+
 /* Handle what is ours (logs, errors) and pass the rest on. */
 static void
 kclient_dispatch(struct kclient *kc, rd_kafka_event_t *ev)
@@ -100,9 +113,9 @@ kclient_dispatch(struct kclient *kc, rd_kafka_event_t *ev)
 			    "failed: %s", kc->cluster, why);
 		if (rd_kafka_event_error_is_fatal(ev)) {
 			char fs[512];
-			rd_kafka_fatal_error(kc->rk, fs, sizeof(fs));
-			worker_fatal(kc->w, WORKER_EX_CONFIG, "fatal error on cluster %s: %s",
-			    kc->cluster, fs);
+			int code = kclient_fatal_code(rd_kafka_fatal_error(kc->rk, fs, sizeof(fs)));
+			worker_fatal(kc->w, code, "fatal error on cluster %s: %s%s", kc->cluster, fs,
+			    code == WORKER_EX_TEMPFAIL ? KCLIENT_FENCED_SAYS : "");
 		}
 		if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
 			/* a subscribed topic another worker is about to create */

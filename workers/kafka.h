@@ -31,6 +31,9 @@ struct kclient *kclient_new(struct worker *w, rd_kafka_type_t type,
  * shard_session_timeout_ms, eager round-robin assignment. */
 struct kclient *kclient_new_member(struct worker *w, const char *group,
         const char *who, const char *purpose, kclient_event_cb *cb, void *arg);
+/* The worker's exit code for a client's fatal error (see kafka.c) */
+int  kclient_fatal_code(rd_kafka_resp_err_t err);
+#define KCLIENT_FENCED_SAYS " (fenced by a newer owner: restarting to rejoin the group)"
 int  kclient_watch_queue(struct kclient *kc, rd_kafka_queue_t *q,
          kclient_queue_cb *cb, void *arg);
 rd_kafka_t       *kclient_rk(struct kclient *kc);

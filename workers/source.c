@@ -404,6 +404,22 @@ src_shard_committed(struct src *s, struct src_shard *sh)
 	s->txn_commits++;
 }
 
+/* A fatal error of a shard's transactional producer: fenced exits to be
+ * respawned, anything else exits 78 (kclient_fatal_code). */
+static void
+src_txn_fatal(struct src *s, struct src_shard *sh, const rd_kafka_error_t *err,
+    const char *what)
+{
+	rd_kafka_resp_err_t e = rd_kafka_error_code(err);
+
+	if (e == RD_KAFKA_RESP_ERR__FATAL)
+		e = rd_kafka_fatal_error(kclient_rk(sh->prod), NULL, 0);
+	int code = kclient_fatal_code(e);
+	worker_fatal(s->w, code, "shard %d of flow %s: %s: %s%s", sh->id, s->w->flow.name,
+	    what, rd_kafka_error_string(err), code == WORKER_EX_TEMPFAIL ?
+	    KCLIENT_FENCED_SAYS : "");
+}
+
 /* Commit (or abort) the open transaction of one shard. Returns 0 when the
  * shard is free for a new transaction, 1 while the commit is still running. */
 static int
@@ -434,8 +450,7 @@ src_shard_finish(struct src *s, struct src_shard *sh)
 			return 1;
 		}
 		if (err && rd_kafka_error_is_fatal(err))
-			worker_fatal(s->w, WORKER_EX_CONFIG, "shard %d: %s", sh->id,
-			    rd_kafka_error_string(err));
+			src_txn_fatal(s, sh, err, "abort_transaction");
 		if (err)
 			rd_kafka_error_destroy(err);
 		kclient_serve(sh->prod);
@@ -467,8 +482,7 @@ src_shard_finish(struct src *s, struct src_shard *sh)
 		return 0;
 	}
 	if (rd_kafka_error_is_fatal(err))
-		worker_fatal(s->w, WORKER_EX_CONFIG, "shard %d of flow %s: %s (fenced by a "
-		    "newer owner?)", sh->id, s->w->flow.name, rd_kafka_error_string(err));
+		src_txn_fatal(s, sh, err, "commit_transaction");
 	if (rd_kafka_error_txn_requires_abort(err)) {
 		worker_error(s->w, "shard %d: transaction aborted: %s", sh->id,
 		    rd_kafka_error_string(err));
@@ -942,8 +956,7 @@ src_init_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		if (rd_kafka_error_is_fatal(err))
-			worker_fatal(s->w, WORKER_EX_CONFIG, "shard %d: init_transactions: %s",
-			    i, rd_kafka_error_string(err));
+			src_txn_fatal(s, sh, err, "init_transactions");
 		if (!rd_kafka_error_is_retriable(err))
 			worker_error(s->w, "shard %d: init_transactions: %s", i,
 			    rd_kafka_error_string(err));

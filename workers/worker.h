@@ -14,6 +14,7 @@ struct ipc_channel;
 struct worker;
 
 #define WORKER_EX_CONFIG 78	/* do not respawn */
+#define WORKER_EX_TEMPFAIL 75	/* respawned (after the usual backoff) */
 
 /* A role: started once CONFIG arrived, asked to stop on SIGTERM or STOP. */
 struct worker_role {
