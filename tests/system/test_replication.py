@@ -642,18 +642,29 @@ def two_instance_kmd(kmirrord, run_dir, prefix, src, tgt, cluster_a, cluster_b, 
     return out
 
 
+SESSION_MS = 6000       # the broker's group.min.session.timeout.ms
+
+
+def two_instance_flow(kmirrord, run_dir, cluster_a, cluster_b, tag, partitions,
+                      replace=None, **flow_kw):
+    """A new topic of `partitions` on A and one flow over it (group shards,
+    SESSION_MS sessions) in two instances: (sfx, src, tgt, topic, k1, k2)."""
+    s = sfx()
+    src, tgt = "%ss%s" % (tag, s), "%st%s" % (tag, s)
+    topic = new_topic(cluster_a, unique_name(tag), partitions)
+    ftext = flow(src, tgt, topics=[topic], shard_session_timeout_ms=SESSION_MS, **flow_kw)
+    k1, k2 = two_instance_kmd(kmirrord, run_dir, tag + s, src, tgt, cluster_a, cluster_b,
+                              ftext, replace=replace)
+    return s, src, tgt, topic, k1, k2
+
+
 @pytest.mark.heavy
 def test_two_instances_share_then_failover(kmirrord, run_dir, cluster_a, cluster_b):
-    s = sfx()
-    src, tgt = "is%s" % s, "it%s" % s
-    fname = "%s->%s" % (src, tgt)
-    topic = new_topic(cluster_a, unique_name("two"), 16)
-    session_ms = 6000
     # 4 shards, 2 source workers per instance: 4 group members, 1 shard each
-    ftext = flow(src, tgt, topics=[topic], tasks=4, source_workers=2,
-                 shard_session_timeout_ms=session_ms)
-    k1, k2 = two_instance_kmd(kmirrord, run_dir, "two" + s, src, tgt, cluster_a, cluster_b,
-                              ftext)
+    s, src, tgt, topic, k1, k2 = two_instance_flow(kmirrord, run_dir, cluster_a, cluster_b,
+                                                   "two", 16, tasks=4, source_workers=2)
+    fname = "%s->%s" % (src, tgt)
+    session_ms = SESSION_MS
     first = records.produce_fast(cluster_a, topic, records.gen_records("a" + s, 40_000, 16))
     k1.start(wait_running=False)
     k2.start(wait_running=False)
@@ -753,15 +764,10 @@ def test_kill9_while_shards_move_leaves_none_unowned(kmirrord, run_dir, cluster_
     unowned for good and 4 of 8 partitions stopped: CI run of 67113e9.)
     Kills at several delays after the join, with records flowing (about
     10,000/s) so each handover has a transaction to commit."""
-    s = sfx()
-    src, tgt = "ms%s" % s, "mt%s" % s
+    s, src, tgt, topic, k1, k2 = two_instance_flow(kmirrord, run_dir, cluster_a, cluster_b,
+                                                   "move", 8, tasks=4, source_workers=1)
     fname = "%s->%s" % (src, tgt)
-    topic = new_topic(cluster_a, unique_name("move"), 8)
-    session_ms = 6000
-    ftext = flow(src, tgt, topics=[topic], tasks=4, source_workers=1,
-                 shard_session_timeout_ms=session_ms)
-    k1, k2 = two_instance_kmd(kmirrord, run_dir, "mv" + s, src, tgt, cluster_a, cluster_b,
-                              ftext)
+    session_ms = SESSION_MS
     group = "kmirror.%s.%s" % (src, tgt)
     from confluent_kafka.admin import AdminClient
     admin = AdminClient(cluster_b.client_config("PLAINTEXT"))
@@ -817,17 +823,13 @@ def test_kill9_while_shards_move_leaves_none_unowned(kmirrord, run_dir, cluster_
 
 
 def test_stalled_worker_is_fenced(kmirrord, run_dir, cluster_a, cluster_b):
-    s = sfx()
-    src, tgt = "zs%s" % s, "zt%s" % s
-    fname = "%s->%s" % (src, tgt)
-    topic = new_topic(cluster_a, unique_name("fence"), 2)
-    remote = "%s.%s" % (src, topic)
-    session_ms = 6000     # the broker's group.min.session.timeout.ms
-    ftext = flow(src, tgt, topics=[topic], tasks=1, shard_session_timeout_ms=session_ms)
     # instance 1 must not kill its stopped worker as hung: long hang timeout
-    k1, k2 = two_instance_kmd(kmirrord, run_dir, "fence" + s, src, tgt, cluster_a, cluster_b,
-                              ftext, replace=[{"hang_timeout_ms = 10000;":
-                                               "hang_timeout_ms = 300000;"}, None])
+    s, src, tgt, topic, k1, k2 = two_instance_flow(
+        kmirrord, run_dir, cluster_a, cluster_b, "fence", 2, tasks=1,
+        replace=[{"hang_timeout_ms = 10000;": "hang_timeout_ms = 300000;"}, None])
+    fname = "%s->%s" % (src, tgt)
+    remote = "%s.%s" % (src, topic)
+    session_ms = SESSION_MS
     k1.start()
     parts = {(topic, 0), (topic, 1)}
     wait_until(lambda: owned_by(k1, fname).get(0) == parts, timeout=60,
