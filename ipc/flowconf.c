@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <event2/buffer.h>
 
 #include "filter.h"	/* MM2's default filters: one place */
@@ -127,8 +128,10 @@ const struct fs_def fs_defs[FS__COUNT] = {
 	    "heartbeats.replication.enabled", FS_T_BOOL, 1, NULL, 0, 1, NULL,
 	    "replicate heartbeat topics whatever the topic filter says (MM2 4.x)" },
 	[FS_SOURCE_WORKERS] = { "source_workers", NULL, FS_T_INT, 0, NULL, 0, 256, NULL,
-	    "source workers this instance runs for the flow; 0 = tasks. With N "
-	    "instances, tasks / N spreads the shards over all of them" },
+	    "source workers (processes) this instance runs for the flow; 0 = tasks, "
+	    "at most one per online CPU (8 workers on 2 CPUs copied 12-35 MB/s, 2 "
+	    "workers with the same 8 shards 96 MB/s). With N instances, tasks / N "
+	    "spreads the shards over all of them" },
 };
 
 int
@@ -547,4 +550,17 @@ flowconf_decode(const struct kvl *l, struct km_flow *f, struct km_cluster *src,
 	f->source = strdup(src->alias);
 	f->target = strdup(dst->alias);
 	return 0;
+}
+
+int
+km_flow_source_workers(const struct km_flow *f)
+{
+	long long tasks = FLOW_INT(f, FS_TASKS), workers = FLOW_INT(f, FS_SOURCE_WORKERS);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (workers <= 0)
+		workers = cpus > 0 && cpus < tasks ? cpus : tasks;
+	if (workers > tasks)
+		workers = tasks;
+	return workers > 0 ? (int)workers : 1;
 }

@@ -145,6 +145,9 @@ int  fs_copy(struct fs_value *dst, const struct fs_value *src, int id);
 void fs_format(const struct fs_value *v, int id, char *buf, size_t len);
 
 void km_flow_init_defaults(struct km_flow *f);
+/* Source workers (processes) an instance runs for the flow: source_workers
+ * if set (at most tasks), else min(tasks, online CPUs). */
+int  km_flow_source_workers(const struct km_flow *f);
 void km_flow_free(struct km_flow *f);
 void km_cluster_free(struct km_cluster *c);
 int  km_props_add(struct km_props *p, const char *key, const char *val,

@@ -770,9 +770,7 @@ config_print_flags(const struct km_config *cfg, FILE *out, int flags)
 	fprintf(out, ");\nflows = (\n");
 	for (size_t i = 0; i < cfg->nflows; i++) {
 		const struct km_flow *f = &cfg->flows[i];
-		long long tasks = FLOW_INT(f, FS_TASKS), workers = FLOW_INT(f, FS_SOURCE_WORKERS);
-		if (workers <= 0 || workers > tasks)
-			workers = tasks;
+		long long tasks = FLOW_INT(f, FS_TASKS), workers = km_flow_source_workers(f);
 		/* who owns what: the rule, since partitions are only known live
 		 * (kmirrorctl status --json shows each worker's shards and partitions) */
 		fprintf(out, "  # %s: %lld shards; partition p of topic t is in shard "

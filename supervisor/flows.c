@@ -74,9 +74,7 @@ flows_start(struct sup *s, const struct km_flow *f, struct evbuffer *fp)
 	fl->id = ++s->next_flow_id;
 	fl->conf = f;
 	fl->fingerprint = fp;
-	long long workers = FLOW_INT(f, FS_SOURCE_WORKERS);
-	if (workers <= 0 || workers > FLOW_INT(f, FS_TASKS))
-		workers = FLOW_INT(f, FS_TASKS);
+	int workers = km_flow_source_workers(f);
 	for (int i = 0; i < workers; i++)
 		flows_add_slot(fl, ROLE_SOURCE, i);
 	if (FLOW_INT(f, FS_EMIT_CHECKPOINTS_ENABLED))

@@ -1543,10 +1543,8 @@ static void
 src_take_static(struct src *s)
 {
 	s->static_split = 1;
-	int workers = (int)FLOW_INT(&s->w->flow, FS_SOURCE_WORKERS);
+	int workers = km_flow_source_workers(&s->w->flow);
 
-	if (workers <= 0 || workers > s->tasks)
-		workers = s->tasks;
 	for (int i = s->w->index; i < s->tasks; i += workers)
 		src_shard_take(s, i);
 }

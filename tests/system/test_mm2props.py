@@ -18,6 +18,16 @@ import kmtestbed
 import mm2
 from helpers import unique_name, wait_until
 
+
+def source_workers(k):
+    return [w for w in k.workers().values() if w["role"] == "source"]
+
+
+def shards_held(k):
+    """Shard numbers the running source workers of `k` hold."""
+    return {int(x) for w in source_workers(k) if w["state"] == "running"
+            for x in (w.get("status") or {}).get("shards", "").split(",") if x}
+
 MM2_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mm2")
 
 
@@ -280,7 +290,7 @@ def test_b_strimzi_mtls_identity_policy(mm2d, run_dir, cluster_a, cluster_b, pki
     assert "ssl_ca_pem" in eff
 
     k.start(timeout=90)
-    assert len([w for w in k.workers().values() if w["role"] == "source"]) == 12
+    assert len(source_workers(k)) == min(12, os.cpu_count())     # one per CPU at most
     wait_replicated(cluster_b, topic, first, prefix)   # the same name: identity
     k.stop()
 
@@ -349,14 +359,15 @@ def test_c_dc_to_cloud_products(mm2d, run_dir, cluster_a, cluster_b, pki):
            "MM2C_TARGET_PASSWORD is not set" % (k.conf, jaas_line) in r.stderr
 
     k.start(timeout=60)
-    assert len([w for w in k.workers().values() if w["role"] == "source"]) == 10
+    assert len(source_workers(k)) == min(10, os.cpu_count())     # one per CPU at most
     wait_replicated(cluster_b, "source.products", first, prefix)
+    wait_until(lambda: shards_held(k) == set(range(10)), timeout=30,
+               message="the 10 shards of tasks.max = 10 held")
     # SIGHUP re-reads the mm2.properties: tasks.max 10 -> 2
     k.write_config(text.replace("tasks.max = 10", "tasks.max = 2"))
     k.signal(signal.SIGHUP)
-    wait_until(lambda: len([w for w in k.workers().values()
-                            if w["role"] == "source"]) == 2, timeout=30,
-               message="2 source workers after reload")
+    wait_until(lambda: len(source_workers(k)) == 2 and shards_held(k) == {0, 1},
+               timeout=30, message="2 source workers holding shards 0 and 1 after reload")
     k.wait_all_running(timeout=30)
     k.stop()
 
