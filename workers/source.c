@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1523,6 +1524,8 @@ src_on_rebalance(struct src *s, rd_kafka_event_t *ev)
 			if (id < s->tasks && s->shards[id] && s->shards[id]->state == SH_ACTIVE)
 				busy |= src_shard_finish(s, s->shards[id]);
 		}
+		if (busy)	/* deliveries still on their way: not a busy loop */
+			poll(NULL, 0, 1);
 	}
 	for (int i = 0; parts && i < parts->cnt; i++) {
 		int id = parts->elems[i].partition;
