@@ -117,7 +117,7 @@ kmirrord.pidfile = {d}/kmirrord.pid
 kmirrord.control_socket = {d}/kmirrord.sock
 kmirrord.status_interval_ms = 500
 """.format(S=SRC, T=DST, A=src.bootstrap(), B=dst.bootstrap(), topic=topics_regex, d=run_dir,
-           rf=replicate.TESTBED_RF_PROPERTIES)
+           rf=kmtestbed.MM2_RF_PROPERTIES)
 
 
 def tuned_tasks(a, total_partitions):

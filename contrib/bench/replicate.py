@@ -655,17 +655,6 @@ def open_clusters(clusters, started, workdir, specs, kafka_version, heap, reuse,
     return clusters
 
 
-# the single-broker test bed: every replication factor of an mm2.properties 1
-TESTBED_RF_PROPERTIES = """replication.factor = 1
-checkpoints.topic.replication.factor = 1
-heartbeats.topic.replication.factor = 1
-offset-syncs.topic.replication.factor = 1
-offset.storage.replication.factor = 1
-config.storage.replication.factor = 1
-status.storage.replication.factor = 1
-"""
-
-
 def stop_clusters(clusters, started, keep, workdir):
     """Stop the clusters (those running or started), or with `keep` say how."""
     if not keep:

@@ -284,7 +284,7 @@ kmirrord.control_socket = {d}/kmirrord.sock
 kmirrord.status_interval_ms = {status}
 """.format(S=SRC, T=DST, A=src.bootstrap(), B=dst.bootstrap(), prefix=prefix,
            tasks="tasks.max = %d\n" % tasks if tasks != 1 else "", refresh=a.refresh_s,
-           d=run_dir, status=a.status_interval_ms, rf=replicate.TESTBED_RF_PROPERTIES)
+           d=run_dir, status=a.status_interval_ms, rf=kmtestbed.MM2_RF_PROPERTIES)
     for line in a.mm2_set or []:
         text += line + "\n"
     return text

@@ -80,6 +80,17 @@ TOOL_JVM_OPTS = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
 log = logging.getLogger("kmtestbed")
 
 
+# The test bed's brokers are single: every replication factor an
+# mm2.properties for them names is 1 (tests and bench scripts share this).
+MM2_RF_PROPERTIES = """replication.factor = 1
+checkpoints.topic.replication.factor = 1
+heartbeats.topic.replication.factor = 1
+offset-syncs.topic.replication.factor = 1
+offset.storage.replication.factor = 1
+config.storage.replication.factor = 1
+status.storage.replication.factor = 1
+"""
+
 class TestbedError(Exception):
     """Anything that went wrong while fetching, starting or stopping."""
 

@@ -30,6 +30,7 @@ import uuid
 import pytest
 
 import kmd
+import kmtestbed
 import mm2
 from helpers import unique_name, wait_until
 
@@ -60,14 +61,7 @@ clusters = {S}, {T}
 {S}->{T}.groups = {group}
 tasks.max = 1
 
-replication.factor = 1
-checkpoints.topic.replication.factor = 1
-heartbeats.topic.replication.factor = 1
-offset-syncs.topic.replication.factor = 1
-offset.storage.replication.factor = 1
-config.storage.replication.factor = 1
-status.storage.replication.factor = 1
-
+{rf}
 # quick: Connect commits source offsets every second (a worker setting:
 # MM2 reads it from the target cluster's properties, not the top level),
 # MM2 emits offset syncs eagerly, checkpoints and group offsets every second
@@ -87,7 +81,8 @@ kmirrord.control_socket = {d}/kmirrord.sock
 kmirrord.status_interval_ms = 500
 kmirrord.hang_timeout_ms = 10000
 kmirrord.drain_timeout_ms = 8000
-""".format(S=src, T=tgt, A=a.bootstrap(), B=b.bootstrap(), topic=topic, group=group, d=d)
+""".format(S=src, T=tgt, A=a.bootstrap(), B=b.bootstrap(), topic=topic, group=group, d=d,
+           rf=kmtestbed.MM2_RF_PROPERTIES)
 
 
 @pytest.fixture
